@@ -1,0 +1,30 @@
+# mmfsod: the two Quick-start commands and the set-up they share.
+#   make demo   set up, then run the toy pipeline end to end
+#   make test   set up, then run the test suite
+# VENV=path selects the virtual environment (default .venv);
+# MMFSOD_PYTHON=/path/to/python uses an existing interpreter instead.
+VENV ?= .venv
+PYTHON := $(if $(MMFSOD_PYTHON),$(MMFSOD_PYTHON),$(VENV)/bin/python)
+DEMO_CONFIG ?= configs/faster_rcnn/faster-rcnn_r18_fpn_toy-shapes.py
+DEMO_DIR ?= work_dirs/demo
+PYTEST_ARGS ?=
+
+export VENV
+
+.PHONY: setup demo test help
+
+help:
+	@sed -n '2,6p' Makefile
+
+setup:
+	bash tools/misc/setup_env.sh
+
+demo: setup
+	$(PYTHON) tools/data/generate_toy_shapes.py --out data/toy_shapes
+	$(PYTHON) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_DIR)
+	$(PYTHON) tools/test.py $(DEMO_CONFIG) $$(cat $(DEMO_DIR)/last_checkpoint) \
+		--work-dir $(DEMO_DIR) --show-dir vis
+	@echo "demo done: logs, checkpoints and pictures (<timestamp>/vis/) in $(DEMO_DIR)"
+
+test: setup
+	$(PYTHON) -m pytest tests $(PYTEST_ARGS)

@@ -1,0 +1,17 @@
+"""mmfsod: few-shot detection (GCN-FSOD) and semantic-patch classification
+(AnchorNet + LSP) on mmengine / mmdet 3.x / mmpretrain 1.x.
+
+Importing :mod:`mmfsod` activates :mod:`mmfsod.compat` (checkpoint loading on
+torch >= 2.6, multi-process training on CPU). The two method families are
+imported explicitly, usually by a config's ``custom_imports``:
+
+* :mod:`mmfsod.detection` -- few-shot detection, registered in mmdet's scope;
+* :mod:`mmfsod.classification` -- patch localization / classification,
+  registered in mmpretrain's scope.
+"""
+from . import compat
+from .version import __version__
+
+compat.activate()
+
+__all__ = ['__version__', 'compat']

@@ -1,0 +1,7 @@
+"""Semantic-patch localization and classification: AnchorNet + LSP
+(mmpretrain scope).
+
+Importing this package registers its modules in mmpretrain's registries;
+configs do it with ``custom_imports=dict(imports=['mmfsod.classification'])``.
+"""
+import mmfsod  # noqa: F401  (activates mmfsod.compat)

@@ -1,0 +1,3 @@
+from .toy_shapes import ToyShapesDataset
+
+__all__ = ['ToyShapesDataset']

@@ -1,0 +1,92 @@
+"""What ``tools/train.py`` and ``tools/test.py`` share: config loading and the
+command-line overrides, the same way for mmdet and mmpretrain configs."""
+import os.path as osp
+from typing import Optional
+
+from mmengine.config import Config
+from mmengine.logging import print_log
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+import mmfsod  # noqa: F401  (activates mmfsod.compat before any config runs)
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None,
+                launcher: str = 'none') -> Config:
+    """Read ``path`` (importing its ``custom_imports``) and apply
+    ``--cfg-options``."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file {path!r} does not exist')
+    cfg = Config.fromfile(path)
+    if cfg.get('default_scope') not in ('mmdet', 'mmpretrain'):
+        raise KeyError(f'{path}: default_scope must be "mmdet" or "mmpretrain", got '
+                       f'{cfg.get("default_scope")!r}; inherit a configs/_base_/'
+                       'default_runtime_*.py')
+    cfg.launcher = launcher
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def setup_work_dir(cfg: Config, config_path: str, work_dir: Optional[str]) -> None:
+    """Command line > config > ``./work_dirs/<config name>``."""
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+
+
+def apply_amp(cfg: Config) -> None:
+    """Switch ``optim_wrapper`` to mixed precision (``--amp``)."""
+    import torch
+    wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if wrapper == 'AmpOptimWrapper':
+        print_log('AMP training is already enabled in your config.',
+                  logger='current')
+        return
+    if wrapper != 'OptimWrapper':
+        raise ValueError(f'--amp is only supported with optim_wrapper type '
+                         f'"OptimWrapper", got {wrapper!r}')
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    if torch.cuda.is_available():
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+    else:
+        # CPU autocast runs in bfloat16, which needs no loss scaling.
+        cfg.optim_wrapper.dtype = 'bfloat16'
+
+
+def apply_resume(cfg: Config, resume: Optional[str]) -> None:
+    """``--resume`` alone resumes from the work dir's latest checkpoint;
+    ``--resume CKPT`` from that file."""
+    if resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif resume is not None:
+        if not osp.isfile(resume) and '://' not in resume:
+            raise FileNotFoundError(f'--resume: checkpoint {resume!r} does not exist')
+        cfg.resume = True
+        cfg.load_from = resume
+
+
+def apply_show(cfg: Config, show: bool, show_dir: Optional[str],
+               wait_time: float) -> None:
+    """Turn on the visualisation hook for ``--show`` / ``--show-dir``."""
+    hooks = cfg.get('default_hooks', {})
+    if 'visualization' not in hooks:
+        raise KeyError('--show / --show-dir need `default_hooks.visualization` in the '
+                       'config (inherit a configs/_base_/default_runtime_*.py)')
+    vis = hooks.visualization
+    vis.show = show
+    vis.wait_time = wait_time
+    if cfg.default_scope == 'mmdet':
+        vis.draw = True
+        vis.test_out_dir = show_dir
+    else:  # mmpretrain's VisualizationHook
+        vis.enable = True
+        vis.out_dir = show_dir
+
+
+def build_runner(cfg: Config) -> Runner:
+    if 'runner_type' not in cfg:
+        return Runner.from_cfg(cfg)
+    return RUNNERS.build(cfg)
