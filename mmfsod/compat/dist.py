@@ -11,13 +11,15 @@ available:
 * ``init_dist`` (launchers ``pytorch``, ``slurm``, ``mpi``) fills in the
   rank environment as mmengine does, then initialises a **gloo** process group
   without touching CUDA, and sets a per-process thread count
-  (cores / processes on this node) unless ``OMP_NUM_THREADS`` says otherwise;
+  (cores / processes on this node) unless ``OMP_NUM_THREADS`` says otherwise,
+  and destroys the group at exit;
 * ``MMDistributedDataParallel`` wrapping a module whose parameters all live
   on the CPU drops ``device_ids``/``output_device`` (DDP requires ``None``
   for CPU modules).
 
 With a GPU (or another accelerator mmengine knows), nothing changes.
 """
+import atexit
 import datetime
 import functools
 import os
@@ -95,6 +97,9 @@ def init_dist_cpu(launcher: str, backend: str = 'gloo', **kwargs) -> None:
     torch_dist.init_process_group(
         backend=backend, rank=int(os.environ['RANK']),
         world_size=int(os.environ['WORLD_SIZE']), **kwargs)
+    # A gloo group still alive at interpreter exit can abort the process
+    # ("terminate called without an active exception") after a finished run.
+    atexit.register(_destroy_process_group)
     if 'OMP_NUM_THREADS' not in os.environ:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world_size()))
     from mmengine.logging import print_log
@@ -102,6 +107,11 @@ def init_dist_cpu(launcher: str, backend: str = 'gloo', **kwargs) -> None:
               f'{torch_dist.get_rank()} of world size {torch_dist.get_world_size()}, '
               f'{torch.get_num_threads()} torch thread(s) per process',
               logger='current')
+
+
+def _destroy_process_group() -> None:
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
 
 
 def _cpu_aware_init_dist(orig):
