@@ -5,15 +5,13 @@
                          [--launcher pytorch]
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 
-from mmengine.config import DictAction  # noqa: E402
-
-from mmfsod.utils.tools import (apply_show, build_runner, load_config,  # noqa: E402
+from mmfsod.utils.tools import (add_common_args, apply_show,  # noqa: E402
+                                build_runner, load_config, parse_tool_args,
                                 setup_work_dir)
 
 
@@ -33,16 +31,8 @@ def parse_args(argv=None):
                         'relative to the run\'s timestamped work sub-directory')
     parser.add_argument('--wait-time', type=float, default=2,
                         help='the interval of show (s)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, key=value pairs in xxx=yyy format')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_common_args(parser)
+    return parse_tool_args(parser, argv)
 
 
 def main(argv=None):

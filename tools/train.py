@@ -6,17 +6,17 @@
 Multi-process: ``bash tools/dist_train.sh CONFIG NPROC [args]`` (also on CPU).
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 # Run from a checkout without installing: make `mmfsod` importable.
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 
-from mmfsod.utils.tools import (apply_amp, apply_resume, build_runner,  # noqa: E402
-                                load_config, setup_work_dir)
+from mmfsod.utils.tools import (add_common_args, apply_amp,  # noqa: E402
+                                apply_resume, build_runner, load_config,
+                                parse_tool_args, setup_work_dir)
 
 
 def parse_args(argv=None):
@@ -31,19 +31,8 @@ def parse_args(argv=None):
         '--resume', nargs='?', type=str, const='auto',
         help='resume from the given checkpoint; without a path, from the '
         'latest checkpoint in the work dir')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, key=value pairs in xxx=yyy format; '
-        'a list is written as key="[a,b]" or key=a,b, nested lists/tuples as '
-        'key="[(a,b),(c,d)]" (no white space inside the quotes)')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    # torch.distributed.launch passes --local_rank (older) / --local-rank.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_common_args(parser)
+    return parse_tool_args(parser, argv)
 
 
 def main(argv=None):

@@ -1,14 +1,36 @@
 """What ``tools/train.py`` and ``tools/test.py`` share: config loading and the
 command-line overrides, the same way for mmdet and mmpretrain configs."""
+import argparse
+import os
 import os.path as osp
-from typing import Optional
+from typing import List, Optional
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmfsod  # noqa: F401  (activates mmfsod.compat before any config runs)
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    """The options train.py and test.py share, with mmdet's spelling."""
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, key=value pairs in xxx=yyy format; '
+        'a list is written as key="[a,b]" or key=a,b, nested lists/tuples as '
+        'key="[(a,b),(c,d)]" (no white space inside the quotes)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    # torch.distributed.launch passes --local_rank (older) / --local-rank.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_tool_args(parser: argparse.ArgumentParser,
+                    argv: Optional[List[str]] = None) -> argparse.Namespace:
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None,
@@ -38,7 +60,7 @@ def setup_work_dir(cfg: Config, config_path: str, work_dir: Optional[str]) -> No
 
 def apply_amp(cfg: Config) -> None:
     """Switch ``optim_wrapper`` to mixed precision (``--amp``)."""
-    import torch
+    from mmengine.device import is_cuda_available, is_mlu_available, is_npu_available
     wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
     if wrapper == 'AmpOptimWrapper':
         print_log('AMP training is already enabled in your config.',
@@ -47,12 +69,11 @@ def apply_amp(cfg: Config) -> None:
     if wrapper != 'OptimWrapper':
         raise ValueError(f'--amp is only supported with optim_wrapper type '
                          f'"OptimWrapper", got {wrapper!r}')
+    if not (is_cuda_available() or is_npu_available() or is_mlu_available()):
+        raise RuntimeError('--amp needs a GPU (or NPU/MLU): mmengine\'s '
+                           'AmpOptimWrapper does not run on the CPU')
     cfg.optim_wrapper.type = 'AmpOptimWrapper'
-    if torch.cuda.is_available():
-        cfg.optim_wrapper.loss_scale = 'dynamic'
-    else:
-        # CPU autocast runs in bfloat16, which needs no loss scaling.
-        cfg.optim_wrapper.dtype = 'bfloat16'
+    cfg.optim_wrapper.loss_scale = 'dynamic'
 
 
 def apply_resume(cfg: Config, resume: Optional[str]) -> None:
