@@ -92,6 +92,19 @@ def load_coco_json(ann_file: str) -> dict:
     return coco
 
 
+def _int_list(values: Iterable[int], what: str, minimum: int) -> List[int]:
+    """``values`` as a list; ``ValueError`` naming ``what`` unless it is a
+    non-empty list of integers >= ``minimum``."""
+    values = list(values)
+    bad = [v for v in values
+           if isinstance(v, bool) or not isinstance(v, int) or v < minimum]
+    if not values or bad:
+        kind = 'positive' if minimum == 1 else 'non-negative'
+        raise ValueError(f'{what} must be a non-empty list of {kind} integers, '
+                         f'got {values!r}')
+    return values
+
+
 def normalize_shots(shots: Iterable[int]) -> List[int]:
     """The distinct shots in ascending order (the order TFA samples them).
 
@@ -99,24 +112,13 @@ def normalize_shots(shots: Iterable[int]) -> List[int]:
         ValueError: ``shots`` is empty or holds something other than a
             positive integer.
     """
-    shots = list(shots)
-    bad = [s for s in shots
-           if isinstance(s, bool) or not isinstance(s, int) or s < 1]
-    if not shots or bad:
-        raise ValueError('shots must be a non-empty list of positive integers, '
-                         f'got {shots!r}')
-    return sorted(set(shots))
+    return sorted(set(_int_list(shots, 'shots', 1)))
 
 
 def _check_seeds(seeds: Iterable[int]) -> List[int]:
     """The seeds as a list; ``ValueError`` unless they are distinct
     non-negative integers."""
-    seeds = list(seeds)
-    bad = [s for s in seeds
-           if isinstance(s, bool) or not isinstance(s, int) or s < 0]
-    if not seeds or bad:
-        raise ValueError('seeds must be a non-empty list of non-negative '
-                         f'integers, got {seeds!r}')
+    seeds = _int_list(seeds, 'seeds', 0)
     if len(set(seeds)) != len(seeds):
         raise ValueError(f'seeds must be distinct, got {seeds!r}')
     return seeds
