@@ -76,6 +76,10 @@ def _default_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
     # numpy.core (numpy < 2) or numpy._core (numpy >= 2).
     core = getattr(np, '_core', None) or np.core
     allowed += [core.multiarray._reconstruct, core.multiarray.scalar]
+    if core.__name__ == 'numpy._core':
+        # checkpoints saved under numpy 1.x name them numpy.core.multiarray.*
+        allowed += [(core.multiarray._reconstruct, 'numpy.core.multiarray._reconstruct'),
+                    (core.multiarray.scalar, 'numpy.core.multiarray.scalar')]
     # numpy >= 1.25 pickles dtypes by their class (np.dtypes.Float64DType...).
     dtypes = getattr(np, 'dtypes', None)
     if dtypes is not None:

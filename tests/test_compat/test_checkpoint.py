@@ -109,3 +109,22 @@ def test_load_from_and_test_cli(trained, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert 'Load checkpoint from' in proc.stdout
     assert osp.isfile(tmp_path / 'results.pkl')
+
+
+def test_allow_list_is_exact():
+    from mmfsod.compat.checkpoint import MMENGINE_CHECKPOINT_GLOBALS, _global_name
+    names = {_global_name(e) for e in MMENGINE_CHECKPOINT_GLOBALS}
+    assert 'mmengine.logging.history_buffer.HistoryBuffer' in names
+    # arrays pickled under numpy 1.x (numpy.core) and 2.x (numpy._core)
+    assert {'numpy.core.multiarray._reconstruct',
+            'numpy._core.multiarray._reconstruct'} <= names
+    # getattr is only the restricted stand-in, never the builtin itself
+    getattr_entries = [e for e in MMENGINE_CHECKPOINT_GLOBALS
+                       if _global_name(e) == 'builtins.getattr']
+    assert len(getattr_entries) == 1 and getattr_entries[0][0] is not getattr
+    from mmengine.logging.history_buffer import HistoryBuffer
+    stand_in = getattr_entries[0][0]
+    assert stand_in(HistoryBuffer, 'mean') is HistoryBuffer.mean
+    with pytest.raises(Exception, match='not an attribute'):
+        stand_in(HistoryBuffer, '__init__')
+    assert not any(n.startswith(('os.', 'posix.', 'subprocess.')) for n in names)
