@@ -39,3 +39,11 @@ def test_dist_train_two_cpu_processes(tiny_toy_root, tmp_path):
     ckpt = osp.join(tmp_path, 'iter_2.pth')
     assert osp.isfile(ckpt), glob.glob(str(tmp_path / '*'))
     assert torch.load(ckpt, weights_only=False)['meta']['iter'] == 2
+
+    # the same checkpoint evaluated by 2 CPU processes
+    proc = run_tool(['bash', 'tools/dist_test.sh', TINY_DET_CONFIG, ckpt, '2',
+                     '--work-dir', str(tmp_path / 'test')], env={'PORT': '29732'})
+    out = proc.stdout
+    assert proc.returncode == 0, out[-4000:]
+    assert 'rank 1 of world size 2' in out and 'Load checkpoint from' in out
+    assert 'coco/bbox_mAP' in out, out[-4000:]
