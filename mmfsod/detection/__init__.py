@@ -5,3 +5,4 @@ do it with ``custom_imports=dict(imports=['mmfsod.detection'])``.
 """
 import mmfsod  # noqa: F401  (activates mmfsod.compat)
 from .datasets import *  # noqa: F401,F403
+from .evaluation import *  # noqa: F401,F403

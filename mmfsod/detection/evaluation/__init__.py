@@ -1,0 +1,3 @@
+from .few_shot_coco_metric import FewShotCocoMetric
+
+__all__ = ['FewShotCocoMetric']
