@@ -34,3 +34,35 @@ def run_tool(args, cwd=REPO, timeout=600, env=None):
     cmd = ([sys.executable] + list(args)) if args[0].endswith('.py') else list(args)
     return subprocess.run(cmd, cwd=cwd, env=full_env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=timeout)
+
+
+FSOD_TOY = dict(num_train=40, num_val=6, min_size=128, max_size=160, seed=0)
+FSOD_SHOTS = (1, 2, 3, 5)
+
+
+@pytest.fixture(scope='session')
+def fsod_toy_root(tmp_path_factory):
+    """A 40-image toy shapes set with TFA K-shot files (seeds 0 and 1, shots
+    1, 2, 3, 5) under ``few_shot_ann/``, written by the project's tool."""
+    from mmfsod.detection.datasets.few_shot_split import write_few_shot_splits
+    from mmfsod.utils.toy_shapes import generate_toy_shapes
+    root = str(tmp_path_factory.mktemp('fsod') / 'toy_shapes') + '/'
+    generate_toy_shapes(root, **FSOD_TOY)
+    write_few_shot_splits(osp.join(root, 'annotations', 'instances_train.json'),
+                          osp.join(root, 'few_shot_ann'), seeds=[0, 1], shots=FSOD_SHOTS)
+    return root
+
+
+def fsod_toy_config(name: str, root: str, **changes):
+    """``configs/_base_/datasets/fsod_toy-shapes_<name>.py`` pointed at the
+    test set ``root`` (train and val datasets), with dotted-key ``changes``."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(REPO, 'configs', '_base_', 'datasets',
+                                   f'fsod_toy-shapes_{name}.py'))
+    options = {'train_dataloader.dataset.dataset.data_root': root,
+               'train_dataloader.dataset.dataset.generate': FSOD_TOY,
+               'val_dataloader.dataset.data_root': root,
+               'val_dataloader.dataset.generate': FSOD_TOY}
+    options.update(changes)
+    cfg.merge_from_dict(options)
+    return cfg

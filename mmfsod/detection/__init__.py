@@ -5,4 +5,6 @@ do it with ``custom_imports=dict(imports=['mmfsod.detection'])``.
 """
 import mmfsod  # noqa: F401  (activates mmfsod.compat)
 from .datasets import *  # noqa: F401,F403
+from .engine import *  # noqa: F401,F403
 from .evaluation import *  # noqa: F401,F403
+from .visualization import *  # noqa: F401,F403

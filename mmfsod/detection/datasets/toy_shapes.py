@@ -1,11 +1,12 @@
 """The toy shapes detection set as an mmdet dataset."""
 from typing import List, Optional
 
-from mmdet.datasets import CocoDataset
 from mmdet.registry import DATASETS
 from mmengine.logging import print_log
 
 from mmfsod.utils.toy_shapes import TOY_SHAPES_CLASSES, generate_toy_shapes
+
+from .few_shot_coco import FewShotCocoDataset
 
 # One distinct colour per category for visualisation (RGB).
 _PALETTE = [(220, 20, 60), (0, 160, 40), (0, 60, 230), (230, 190, 0), (200, 0, 200),
@@ -14,7 +15,7 @@ _PALETTE = [(220, 20, 60), (0, 160, 40), (0, 60, 230), (230, 190, 0), (200, 0, 2
 
 
 @DATASETS.register_module()
-class ToyShapesDataset(CocoDataset):
+class ToyShapesDataset(FewShotCocoDataset):
     """COCO-format toy shapes set (see :mod:`mmfsod.utils.toy_shapes`).
 
     Args:
@@ -23,7 +24,10 @@ class ToyShapesDataset(CocoDataset):
             (``num_train``, ``num_val``, ``seed``, ...); an existing set made
             with the same arguments is reused, one made with other arguments
             is an error naming both. ``None`` reads what is there.
-        **kwargs: as :class:`mmdet.datasets.CocoDataset`.
+        **kwargs: as :class:`FewShotCocoDataset`; with ``classes=None``
+            (the default) all 12 toy classes. The toy set has no built-in
+            base/novel split: a few-shot config declares one as
+            ``class_splits`` (see ``configs/_base_/datasets/fsod_toy-shapes.py``).
     """
 
     METAINFO = {'classes': TOY_SHAPES_CLASSES, 'palette': _PALETTE}

@@ -16,6 +16,8 @@ from mmengine.fileio import load
 from mmengine.logging import MMLogger, print_log
 from terminaltables import AsciiTable
 
+from ..datasets.class_splits import SPLIT_NAMES, resolve_classes
+
 # COCOeval.stats[i] -> result name (``<group>/bbox_<name>``), for maxDets (1, 10, 100):
 # AP over IoU .50:.95, at .50, at .75, on small / medium / large boxes (100 dets),
 # then AR at 1 / 10 / 100 dets and AR on small / medium / large boxes (100 dets).
@@ -46,10 +48,14 @@ class FewShotCocoMetric(CocoMetric):
 
     Args:
         class_groups (dict): group name -> class names, e.g.
-            ``dict(novel=('cat', 'dog'), base=('car', ...))``. Names must be
+            ``dict(novel=('cat', 'dog'), base=('car', ...))``, or a split name
+            (``'NOVEL_CLASSES'``, ``'BASE_CLASSES'``, ``'ALL_CLASSES'``) of
+            ``class_splits``. Names must be
             classes of the dataset (``dataset_meta['classes']``). A group may
             not be empty nor name a class twice, and may not be called
             ``'all'``; groups sharing classes are allowed (with a warning).
+        class_splits (dict, optional): the split that split names in
+            ``class_groups`` refer to; ``None`` is COCO's built-in split.
         metric (str | list[str]): only ``'bbox'``.
         classwise (bool): must be False; for per-class numbers give each class
             its own group.
@@ -62,7 +68,8 @@ class FewShotCocoMetric(CocoMetric):
     """
 
     def __init__(self,
-                 class_groups: Dict[str, Sequence[str]],
+                 class_groups: Dict[str, Union[str, Sequence[str]]],
+                 class_splits: Optional[dict] = None,
                  metric: Union[str, List[str]] = 'bbox',
                  classwise: bool = False,
                  metric_items: Optional[Sequence[str]] = None,
@@ -83,6 +90,11 @@ class FewShotCocoMetric(CocoMetric):
                 raise ValueError(f'unknown metric_items {unknown}; '
                                  f'choose from {list(STAT_NAMES)}')
         super().__init__(metric='bbox', metric_items=metric_items, **kwargs)
+        if isinstance(class_groups, dict):
+            class_groups = {
+                g: (resolve_classes(v, class_splits, f'class group {g!r}')
+                    if isinstance(v, str) and v in SPLIT_NAMES else v)
+                for g, v in class_groups.items()}
         self.class_groups = self._check_groups(class_groups)
 
     @staticmethod
@@ -99,7 +111,8 @@ class FewShotCocoMetric(CocoMetric):
                                  'every class of the dataset is always evaluated')
             if isinstance(names, str):
                 raise ValueError(f'class group {group!r} must be a sequence of class '
-                                 f'names, got the string {names!r}')
+                                 f'names or one of {list(SPLIT_NAMES)}, got the '
+                                 f'string {names!r}')
             names = tuple(names)
             if not names:
                 raise ValueError(f'class group {group!r} is empty')
@@ -183,8 +196,16 @@ class FewShotCocoMetric(CocoMetric):
                 logger.info('Converting ground truth to coco format...')
                 self._coco_api = COCO(self.gt_to_coco_json(gts, outfile_prefix))
             if self.cat_ids is None:
-                self.cat_ids = self._coco_api.get_cat_ids(
-                    cat_names=self.dataset_meta['classes'])
+                # label i is the i-th class *by name* (CocoMetric takes the
+                # file's category order, wrong when the classes differ in order)
+                by_name = {}
+                for cat in self._coco_api.load_cats(self._coco_api.get_cat_ids()):
+                    by_name.setdefault(cat['name'], cat['id'])
+                missing = [c for c in self.dataset_meta['classes'] if c not in by_name]
+                if missing:
+                    raise ValueError(f'{type(self).__name__}: classes {missing} are not '
+                                     'categories of the ground-truth annotations')
+                self.cat_ids = [by_name[c] for c in self.dataset_meta['classes']]
             if self.img_ids is None:
                 self.img_ids = self._coco_api.get_img_ids()
             result_files = self.results2json(preds, outfile_prefix)

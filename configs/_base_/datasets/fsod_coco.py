@@ -1,0 +1,73 @@
+# Few-shot COCO (TFA's protocol): 60 base / 20 novel classes (the built-in
+# COCO_SPLIT: the PASCAL VOC classes are novel), trained on COCO2014 trainval
+# minus 5k images, tested on those 5k (minival). Expected layout (TFA's):
+#   data/coco/train2014/, data/coco/val2014/
+#   data/coco/cocosplit/datasplit/trainvalno5k.json, .../5k.json
+#   data/coco/cocosplit/full_box_{K}shot_{class}_trainval.json (seed 0),
+#   data/coco/cocosplit/seed{N}/... (seeds 1-9)
+# TFA's split files can be used as they are, or written from trainvalno5k.json by
+#   python tools/data/prepare_few_shot_split.py \
+#       --ann data/coco/cocosplit/datasplit/trainvalno5k.json \
+#       --seeds 0 1 2 3 4 5 6 7 8 9 --out data/coco/cocosplit
+# This file holds what base training and fine-tuning share; see
+# fsod_coco_{base-training,fine-tuning}.py for the training sets.
+dataset_type = 'FewShotCocoDataset'
+data_root = 'data/coco/'
+backend_args = None
+few_shot_ann_root = 'cocosplit/'  # under data_root
+# TFA's json files mix train2014 and val2014 images by file name.
+img_subdirs = dict(COCO_train2014_='train2014/', COCO_val2014_='val2014/')
+
+img_scale = (1000, 600)
+support_size = 320  # support patches: longer side 320, zero-padded to 320 x 320
+
+train_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs')
+]
+support_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='CropSupportInstance', context=0.0),
+    dict(type='Resize', scale=(support_size, support_size), keep_ratio=True),
+    dict(type='Pad', size=(support_size, support_size), pad_val=dict(img=0)),
+    dict(type='PackDetInputs',
+         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor',
+                    'support_crop'))
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='PackDetInputs',
+         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
+]
+
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='cocosplit/datasplit/5k.json',
+        data_prefix=dict(img=''),
+        img_subdirs=img_subdirs,
+        classes='ALL_CLASSES',
+        test_mode=True,
+        pipeline=test_pipeline,
+        backend_args=backend_args))
+test_dataloader = val_dataloader
+
+# class_groups: the built-in split's names, resolved by FewShotCocoMetric.
+val_evaluator = dict(
+    type='FewShotCocoMetric',
+    ann_file=data_root + 'cocosplit/datasplit/5k.json',
+    class_groups=dict(novel='NOVEL_CLASSES', base='BASE_CLASSES'),
+    backend_args=backend_args)
+test_evaluator = val_evaluator

@@ -1,0 +1,37 @@
+# Base training on few-shot COCO: query-support pairs of the 60 base classes
+# (2-way), evaluated on the base classes with 10 sampled templates per class.
+_base_ = ['./fsod_coco.py']
+
+train_dataloader = dict(
+    batch_size=2,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    batch_sampler=dict(type='AspectRatioBatchSampler'),
+    dataset=dict(
+        type='QuerySupportDataset',
+        num_support_ways=2,
+        num_support_shots=1,
+        repeat=1,
+        seed=0,
+        support_pipeline={{_base_.support_pipeline}},
+        dataset=dict(
+            type={{_base_.dataset_type}},
+            data_root={{_base_.data_root}},
+            ann_file='cocosplit/datasplit/trainvalno5k.json',
+            data_prefix=dict(img=''),
+            img_subdirs={{_base_.img_subdirs}},
+            classes='BASE_CLASSES',
+            min_bbox_area=32 * 32,
+            filter_cfg=dict(filter_empty_gt=True, min_size=32),
+            pipeline={{_base_.train_pipeline}})))
+
+val_dataloader = dict(dataset=dict(classes='BASE_CLASSES'))
+test_dataloader = val_dataloader
+val_evaluator = dict(class_groups=dict(_delete_=True, base='BASE_CLASSES'))
+test_evaluator = val_evaluator
+
+custom_hooks = [
+    dict(type='SupportTemplateHook', num_shots=10, seed=0,
+         support_pipeline={{_base_.support_pipeline}})
+]

@@ -1,0 +1,46 @@
+# Base training on the toy shapes set: query-support pairs of the 9 base
+# classes (2-way: the query's class and one absent class, K supports each),
+# evaluated on the base classes with a seeded sample of base templates.
+_base_ = ['./fsod_toy-shapes.py']
+
+num_support_ways = 2
+num_support_shots = 1
+
+train_dataloader = dict(
+    batch_size=2,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    batch_sampler=dict(type='AspectRatioBatchSampler'),
+    dataset=dict(
+        type='QuerySupportDataset',
+        num_support_ways=num_support_ways,
+        num_support_shots=num_support_shots,
+        repeat=1,
+        seed=0,
+        support_pipeline={{_base_.support_pipeline}},
+        dataset=dict(
+            type={{_base_.dataset_type}},
+            data_root={{_base_.data_root}},
+            generate={{_base_.toy_generate}},
+            ann_file='annotations/instances_train.json',
+            data_prefix=dict(img=''),
+            classes='BASE_CLASSES',
+            class_splits={{_base_.toy_class_splits}},
+            min_bbox_area=16,
+            filter_cfg=dict(filter_empty_gt=True, min_size=4),
+            pipeline={{_base_.train_pipeline}})))
+
+# Evaluate the base classes during base training.
+val_dataloader = dict(dataset=dict(classes='BASE_CLASSES'))
+test_dataloader = val_dataloader
+val_evaluator = dict(class_groups=dict(
+    _delete_=True, base={{_base_.toy_class_splits.BASE_CLASSES}}))
+test_evaluator = val_evaluator
+
+# 10 templates per base class, sampled once with seed 0, recorded in the
+# checkpoint and reused by tools/test.py.
+custom_hooks = [
+    dict(type='SupportTemplateHook', num_shots=10, seed=0,
+         support_pipeline={{_base_.support_pipeline}})
+]

@@ -1,0 +1,294 @@
+"""Query-support pairs for training query-aware few-shot detectors."""
+import contextlib
+import copy
+import random
+from collections import defaultdict
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from mmdet.registry import DATASETS
+from mmengine.dataset import BaseDataset, Compose
+from mmengine.logging import print_log
+from mmengine.structures import InstanceData
+
+# (index of the image in the source dataset, index of the instance in it)
+InstanceRef = Tuple[int, int]
+
+
+def support_instance_info(data_info: dict, inst_idx: int) -> dict:
+    """The input of a support pipeline: the source image and only the one
+    instance ``inst_idx`` of it (as ``instances``, read by LoadAnnotations)."""
+    inst = data_info['instances'][inst_idx]
+    return dict(img_path=data_info['img_path'], img_id=data_info['img_id'],
+                height=data_info['height'], width=data_info['width'],
+                instances=[copy.deepcopy(inst)], ann_id=inst.get('ann_id', -1),
+                support_class=inst['bbox_label'])
+
+
+def pack_supports(packed: List[dict], refs: Sequence[dict],
+                  where: str) -> Tuple[torch.Tensor, InstanceData]:
+    """Stack the outputs of a support pipeline.
+
+    Args:
+        packed (list[dict]): the support pipeline's outputs.
+        refs (list[dict]): per support, ``label``, ``img_id``, ``ann_id`` and
+            ``is_positive``.
+        where (str): what to name in errors.
+
+    Returns:
+        tuple: ``inputs`` (S, 3, h, w) uint8 and an ``InstanceData`` of
+        length S with ``labels`` (S,) (the class of each support),
+        ``bboxes`` (S, 4) (the instance box in support-input pixels),
+        ``img_ids`` (S,), ``ann_ids`` (S,) and ``is_positive`` (S,) bool.
+    """
+    shapes = {tuple(p['inputs'].shape) for p in packed}
+    if len(shapes) != 1:
+        raise ValueError(f'{where}: the support pipeline must give every support one '
+                         f'size (end it with Pad(size=...)), got shapes {sorted(shapes)}')
+    inputs = torch.stack([p['inputs'] for p in packed])  # (S, 3, h, w)
+    boxes = []
+    for p in packed:
+        gt = p['data_samples'].get('gt_instances')
+        if gt is None or len(gt) != 1:
+            raise ValueError(f'{where}: the support pipeline must keep the one support '
+                             'box (LoadAnnotations with_bbox=True before the crop)')
+        boxes.append(gt.bboxes.tensor if hasattr(gt.bboxes, 'tensor') else gt.bboxes)
+    info = InstanceData()
+    info.labels = torch.tensor([r['label'] for r in refs], dtype=torch.long)  # (S,)
+    info.bboxes = torch.cat(boxes).float()  # (S, 4)
+    info.img_ids = torch.tensor([r['img_id'] for r in refs], dtype=torch.long)
+    info.ann_ids = torch.tensor([r['ann_id'] for r in refs], dtype=torch.long)
+    info.is_positive = torch.tensor([r['is_positive'] for r in refs], dtype=torch.bool)
+    return inputs, info
+
+
+@contextlib.contextmanager
+def seeded_global_rngs(seed_seq: Sequence[int]):
+    """Seed Python's and numpy's global generators (which mmcv/mmdet
+    transforms draw from) for the block, and restore their state after."""
+    py_state, np_state = random.getstate(), np.random.get_state()
+    seed = int(np.random.SeedSequence(list(seed_seq)).generate_state(1)[0])
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+
+
+@DATASETS.register_module()
+class QuerySupportDataset:
+    """Wrap a detection dataset into query-support pairs (N-way K-shot).
+
+    Item ``idx`` is one query image of the wrapped dataset with:
+
+    * its ground truth restricted to one *positive* class, drawn among the
+      classes the image has an instance of;
+    * K support instances of the positive class, taken from other images
+      when any other image has that class (otherwise from the query itself,
+      and the class is named in the log at start-up);
+    * (N - 1) x K support instances of N - 1 *negative* classes, drawn among
+      the classes that have no instance in the query image (with repetition
+      when fewer exist).
+
+    Supports are cut from their images by ``support_pipeline`` (typically
+    LoadImageFromFile, LoadAnnotations, :class:`CropSupportInstance`,
+    Resize to a longer side of 320, Pad to 320 x 320, PackDetInputs).
+
+    The draw of item ``idx`` depends only on ``(seed, idx)``, and so do the
+    random transforms of its pipelines (they run with Python's and numpy's
+    global generators seeded from ``(seed, idx)``, restored afterwards):
+    items are the same whatever the number of workers or ranks, and a sampler that gives
+    ranks disjoint indices gives them disjoint items. Indices
+    ``[r * Q, (r + 1) * Q)`` (Q queries) are round ``r`` of ``repeat``: the
+    same queries with new draws.
+
+    An item is ``dict(inputs=(3, H, W) query, data_samples=DetDataSample,
+    support_inputs=(N * K, 3, h, w))``; the data sample's metainfo has
+    ``query_class`` (the positive label) and its ``support_instances``
+    (InstanceData, see :func:`pack_supports`) say which support belongs to
+    which class, positives first.
+
+    Args:
+        dataset (dict | BaseDataset): the source of queries (its pipeline is
+            the query pipeline) and, unless ``support_dataset`` is given, of
+            supports.
+        support_pipeline (list[dict]): transforms of one support instance.
+        num_support_ways (int): N, the positive class included. Defaults to 2.
+        num_support_shots (int): K. Defaults to 1.
+        repeat (int): rounds of draws over the queries. Defaults to 1.
+        seed (int): seed of the draws. Defaults to 0.
+        support_dataset (dict | BaseDataset, optional): where supports come
+            from (same classes as ``dataset``).
+        lazy_init (bool): defer loading the annotations. Defaults to False.
+    """
+
+    def __init__(self,
+                 dataset: Union[dict, BaseDataset],
+                 support_pipeline: List[dict],
+                 num_support_ways: int = 2,
+                 num_support_shots: int = 1,
+                 repeat: int = 1,
+                 seed: int = 0,
+                 support_dataset: Optional[Union[dict, BaseDataset]] = None,
+                 lazy_init: bool = False) -> None:
+        name = type(self).__name__
+        for key, value in (('num_support_ways', num_support_ways),
+                           ('num_support_shots', num_support_shots), ('repeat', repeat)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f'{name}.{key} must be an integer >= 1, got {value!r}')
+        self.dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
+        self.support_dataset = (self.dataset if support_dataset is None else
+                                DATASETS.build(support_dataset)
+                                if isinstance(support_dataset, dict) else support_dataset)
+        if self.support_dataset.metainfo['classes'] != self.dataset.metainfo['classes']:
+            raise ValueError(f'{name}: support_dataset has classes '
+                             f'{self.support_dataset.metainfo["classes"]}, the query '
+                             f'dataset {self.dataset.metainfo["classes"]}')
+        self.support_pipeline = Compose(support_pipeline)
+        self.num_support_ways = num_support_ways
+        self.num_support_shots = num_support_shots
+        self.repeat = repeat
+        self.seed = int(seed)
+        self._metainfo = self.dataset.metainfo
+        self._fully_initialized = False
+        if not lazy_init:
+            self.full_init()
+
+    @property
+    def metainfo(self) -> dict:
+        return copy.deepcopy(self._metainfo)
+
+    def full_init(self) -> None:
+        """Index the queries and the support instances of every class."""
+        if self._fully_initialized:
+            return
+        self.dataset.full_init()
+        self.support_dataset.full_init()
+        classes = self._metainfo['classes']
+        # label -> instances usable as supports; label -> their image ids
+        self.support_pool: Dict[int, List[InstanceRef]] = defaultdict(list)
+        pool_imgs: Dict[int, list] = defaultdict(list)
+        support_imgs: Dict[int, set] = defaultdict(set)
+        for i in range(len(self.support_dataset)):
+            info = self.support_dataset.get_data_info(i)
+            for j, inst in enumerate(info['instances']):
+                if not inst.get('ignore_flag', 0):
+                    self.support_pool[inst['bbox_label']].append((i, j))
+                    pool_imgs[inst['bbox_label']].append(info['img_id'])
+                    support_imgs[inst['bbox_label']].add(info['img_id'])
+        self.support_pool = dict(self.support_pool)
+        # label -> image id of each pool instance, (P,)
+        self.support_pool_img_ids = {k: np.array(v) for k, v in pool_imgs.items()}
+        self.support_img_ids = {k: frozenset(v) for k, v in support_imgs.items()}
+        # queries: images with an instance of a class that has supports
+        self.query_indices: List[int] = []
+        self.query_classes: List[Tuple[int, ...]] = []
+        self.query_present: List[frozenset] = []
+        self.query_img_ids: List[int] = []
+        skipped = 0
+        for i in range(len(self.dataset)):
+            info = self.dataset.get_data_info(i)
+            present = {inst['bbox_label'] for inst in info['instances']}
+            positives = tuple(sorted(
+                {inst['bbox_label'] for inst in info['instances']
+                 if not inst.get('ignore_flag', 0)} & set(self.support_pool)))
+            if not positives:
+                skipped += 1
+                continue
+            self.query_indices.append(i)
+            self.query_classes.append(positives)
+            self.query_present.append(frozenset(present))
+            self.query_img_ids.append(info['img_id'])
+        self.num_skipped_queries = skipped
+        if not self.query_indices:
+            raise ValueError(f'{type(self).__name__}: no query image has an instance of '
+                             f'a class with supports (classes {list(classes)})')
+        no_support = [classes[k] for k in range(len(classes)) if k not in self.support_pool]
+        single = [classes[k] for k, v in self.support_img_ids.items() if len(v) == 1]
+        print_log(f'{type(self).__name__}: {len(self.query_indices)} queries x {self.repeat} '
+                  f'rounds, {self.num_support_ways}-way {self.num_support_shots}-shot; '
+                  f'skipped {skipped} images without an instance of a class with supports'
+                  + (f'; classes without supports: {no_support}' if no_support else '')
+                  + (f'; classes in one image only (their supports may come from the '
+                     f'query itself): {single}' if single else ''), logger='current')
+        self._fully_initialized = True
+
+    def __len__(self) -> int:
+        self.full_init()
+        return self.repeat * len(self.query_indices)
+
+    def _query_index(self, idx: int) -> int:
+        if not -len(self) <= idx < len(self):
+            raise IndexError(f'{type(self).__name__} index {idx} out of range '
+                             f'({len(self)} items)')
+        return idx % len(self.query_indices)
+
+    def get_data_info(self, idx: int) -> dict:
+        """The source data info of item ``idx``'s query (whole ground truth)."""
+        return self.dataset.get_data_info(self.query_indices[self._query_index(idx)])
+
+    # ------------------------------------------------------------------ draws
+    def sample_pair(self, idx: int) -> dict:
+        """The draw of item ``idx`` (no image is read): ``query_index`` (in
+        the source dataset), ``query_class``, and ``supports``: a list of
+        ``(label, (image index, instance index), is_positive)``."""
+        q = self._query_index(idx)
+        rng = np.random.default_rng([self.seed, idx % len(self)])
+        positives = self.query_classes[q]
+        pos = int(positives[rng.integers(len(positives))])
+        query_index = self.query_indices[q]
+        negatives = sorted(set(self.support_pool) - self.query_present[q])
+        num_neg = self.num_support_ways - 1
+        if num_neg and not negatives:
+            raise ValueError(f'{type(self).__name__}: query image '
+                             f'{self.dataset.get_data_info(query_index)["img_path"]} '
+                             'has every class with supports; no negative class is left '
+                             f'for a {self.num_support_ways}-way pair')
+        neg = ([int(c) for c in rng.choice(negatives, num_neg,
+                                           replace=len(negatives) < num_neg)]
+               if num_neg else [])
+        supports = []
+        for label, is_pos in [(pos, True)] + [(c, False) for c in neg]:
+            candidates = np.arange(len(self.support_pool[label]))
+            if is_pos:  # not from the query image itself, unless nothing else
+                others = candidates[self.support_pool_img_ids[label]
+                                    != self.query_img_ids[q]]
+                candidates = others if len(others) else candidates
+            picks = rng.choice(candidates, self.num_support_shots,
+                               replace=len(candidates) < self.num_support_shots)
+            supports += [(label, self.support_pool[label][int(p)], is_pos) for p in picks]
+        return dict(query_index=query_index, query_class=pos, supports=supports)
+
+    def __getitem__(self, idx: int) -> dict:
+        self.full_init()
+        with seeded_global_rngs([self.seed, idx % len(self), 1]):
+            return self._load_item(idx)
+
+    def _load_item(self, idx: int) -> dict:
+        draw = self.sample_pair(idx)
+        pos = draw['query_class']
+        info = copy.deepcopy(self.dataset.get_data_info(draw['query_index']))
+        info['instances'] = [inst for inst in info['instances']
+                             if inst['bbox_label'] == pos]
+        query = self.dataset.pipeline(info)
+        if query is None:
+            raise RuntimeError(f'{type(self).__name__}: the query pipeline dropped '
+                               f'{info["img_path"]}')
+        packed, refs = [], []
+        for label, (i, j), is_pos in draw['supports']:
+            sinfo = support_instance_info(self.support_dataset.get_data_info(i), j)
+            refs.append(dict(label=label, img_id=sinfo['img_id'],
+                             ann_id=sinfo['ann_id'], is_positive=is_pos))
+            out = self.support_pipeline(sinfo)
+            if out is None:
+                raise RuntimeError(f'{type(self).__name__}: the support pipeline dropped '
+                                   f'an instance of {sinfo["img_path"]}')
+            packed.append(out)
+        inputs, support_info = pack_supports(packed, refs, type(self).__name__)
+        sample = query['data_samples']
+        sample.set_metainfo(dict(query_class=pos))
+        sample.support_instances = support_info
+        return dict(inputs=query['inputs'], data_samples=sample, support_inputs=inputs)

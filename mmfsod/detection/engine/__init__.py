@@ -1,0 +1,3 @@
+from .support_template_hook import SupportTemplateHook
+
+__all__ = ['SupportTemplateHook']

@@ -1,0 +1,182 @@
+"""Tests of the query-support wrapper and the support transforms."""
+import math
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmdet.registry import DATASETS
+from mmengine.dataset import Compose, DefaultSampler, pseudo_collate
+from mmengine.registry import init_default_scope
+from torch.utils.data import DataLoader
+
+from mmfsod.detection.datasets import QuerySupportDataset
+from mmfsod.detection.datasets.query_support import support_instance_info
+
+from conftest import REPO, fsod_toy_config, run_tool
+
+
+@pytest.fixture(autouse=True)
+def mmdet_scope():
+    init_default_scope('mmdet')
+
+
+def build(root, name='base-training', **changes):
+    cfg = fsod_toy_config(name, root, **changes)
+    return DATASETS.build(cfg.train_dataloader.dataset), cfg
+
+
+def test_pairing_rules(fsod_toy_root):
+    ds, _ = build(fsod_toy_root, **{'train_dataloader.dataset.num_support_ways': 3,
+                                   'train_dataloader.dataset.num_support_shots': 2,
+                                   'train_dataloader.dataset.repeat': 3})
+    assert len(ds) == 3 * len(ds.query_indices)
+    single_image = {k for k, v in ds.support_img_ids.items() if len(v) == 1}
+    negatives_used = set()
+    for idx in range(len(ds)):
+        draw = ds.sample_pair(idx)
+        info = ds.dataset.get_data_info(draw['query_index'])
+        present = {inst['bbox_label'] for inst in info['instances']}
+        assert draw['query_class'] in present
+        labels = [lab for lab, _, _ in draw['supports']]
+        assert len(labels) == 3 * 2
+        assert labels[:2] == [draw['query_class']] * 2  # positives first
+        for label, (i, j), is_pos in draw['supports']:
+            src = ds.support_dataset.get_data_info(i)
+            assert src['instances'][j]['bbox_label'] == label
+            if is_pos:
+                assert label == draw['query_class']
+                if label not in single_image:  # avoidable: never the query itself
+                    assert src['img_id'] != info['img_id']
+            else:
+                assert label not in present  # a negative never appears in the query
+                negatives_used.add(label)
+        assert len(set(labels[2:])) == 2  # two distinct negative classes
+    assert len(negatives_used) > 3  # negatives vary
+
+
+def test_item_content_and_reproducibility(fsod_toy_root):
+    ds, _ = build(fsod_toy_root, **{'train_dataloader.dataset.num_support_shots': 2})
+    again, _ = build(fsod_toy_root, **{'train_dataloader.dataset.num_support_shots': 2})
+    other_seed, _ = build(fsod_toy_root, **{'train_dataloader.dataset.num_support_shots': 2,
+                                           'train_dataloader.dataset.seed': 1})
+    differs = 0
+    for idx in range(6):
+        item = ds[idx]
+        sample = item['data_samples']
+        pos = sample.query_class
+        assert (sample.gt_instances.labels == pos).all() and len(sample.gt_instances)
+        sup = item['support_inputs']
+        assert sup.shape == (4, 3, 96, 96) and sup.dtype == torch.uint8
+        info = sample.support_instances
+        assert info.labels.tolist()[:2] == [pos, pos]
+        assert info.is_positive.tolist() == [True, True, False, False]
+        twin = again[idx]
+        assert torch.equal(twin['support_inputs'], sup)
+        assert torch.equal(twin['inputs'], item['inputs'])
+        assert torch.equal(twin['data_samples'].support_instances.ann_ids, info.ann_ids)
+        differs += not torch.equal(other_seed[idx]['data_samples'].support_instances.ann_ids,
+                                   info.ann_ids)
+    assert differs > 0
+
+
+@pytest.mark.parametrize('context', [0.0, 0.5])
+def test_support_crop_resize_pad(fsod_toy_root, context):
+    """A support is the (widened) box cut from the image, resized so that its
+    longer side is 96, at the top left of a zero 96 x 96 canvas."""
+    ds, cfg = build(fsod_toy_root)
+    pipeline = cfg.support_pipeline
+    pipeline[2]['context'] = context
+    pipeline = Compose(pipeline)
+    src = ds.support_dataset.get_data_info(3)
+    for j, inst in enumerate(src['instances']):
+        out = pipeline(support_instance_info(src, j))
+        img = cv2.imread(src['img_path'])  # (H, W, 3) BGR
+        x1, y1, x2, y2 = inst['bbox']
+        mx, my = context * (x2 - x1), context * (y2 - y1)
+        cx1, cy1 = max(0, math.floor(x1 - mx)), max(0, math.floor(y1 - my))
+        cx2 = min(img.shape[1], math.ceil(x2 + mx))
+        cy2 = min(img.shape[0], math.ceil(y2 + my))
+        crop = img[cy1:cy2, cx1:cx2]
+        scale = 96 / max(crop.shape[:2])
+        w, h = int(crop.shape[1] * scale + 0.5), int(crop.shape[0] * scale + 0.5)
+        assert max(w, h) == 96
+        expected = cv2.resize(crop, (w, h), interpolation=cv2.INTER_LINEAR)
+        got = out['inputs'].permute(1, 2, 0).numpy()  # (96, 96, 3)
+        assert got.shape == (96, 96, 3)
+        np.testing.assert_array_equal(got[:h, :w], expected)
+        assert not got[h:].any() and not got[:, w:].any()  # zero padding
+        assert out['data_samples'].support_crop.tolist() == [cx1, cy1, cx2, cy2]
+        box = out['data_samples'].gt_instances.bboxes.tensor[0]
+        assert box[2] <= w + 1e-3 and box[3] <= h + 1e-3
+
+
+def test_two_ranks_and_workers_disjoint_reproducible(fsod_toy_root, monkeypatch):
+    ds, _ = build(fsod_toy_root)
+    seen = []
+    for rank in (0, 1):
+        monkeypatch.setattr('mmengine.dataset.sampler.get_dist_info', lambda r=rank: (r, 2))
+        # round_up=False: no padding repeats, so the two ranks must not overlap
+        sampler = DefaultSampler(ds, shuffle=True, seed=0, round_up=False)
+        indices = list(sampler)
+        loader = DataLoader(ds, batch_size=2, sampler=indices, num_workers=2,
+                            collate_fn=pseudo_collate)
+        items = []
+        for batch in loader:
+            for s, sup in zip(batch['data_samples'], batch['support_inputs']):
+                items.append((s.img_id, s.query_class,
+                              tuple(s.support_instances.ann_ids.tolist()), sup.sum().item()))
+        # the same items as read in this process, in sampler order
+        direct = []
+        for idx in indices:
+            item = ds[idx]
+            s = item['data_samples']
+            direct.append((s.img_id, s.query_class,
+                           tuple(s.support_instances.ann_ids.tolist()),
+                           item['support_inputs'].sum().item()))
+        assert items == direct
+        seen.append(set(indices))
+    assert not seen[0] & seen[1]
+    assert seen[0] | seen[1] == set(range(len(ds)))
+
+
+def test_skipped_queries_counted(fsod_toy_root):
+    ds, _ = build(fsod_toy_root, **{'train_dataloader.dataset.dataset.filter_cfg': None})
+    src = ds.dataset
+    empty = sum(not src.get_data_info(i)['instances'] for i in range(len(src)))
+    assert empty > 0 and ds.num_skipped_queries == empty
+    assert len(ds.query_indices) == len(src) - empty
+
+
+def test_bad_arguments(fsod_toy_root):
+    _, cfg = build(fsod_toy_root)
+    qs = cfg.train_dataloader.dataset
+    with pytest.raises(ValueError, match='num_support_ways'):
+        QuerySupportDataset(dataset=qs.dataset, support_pipeline=qs.support_pipeline,
+                            num_support_ways=0)
+    no_pad = [t for t in qs.support_pipeline if t['type'] != 'Pad']
+    ds = QuerySupportDataset(dataset=qs.dataset, support_pipeline=no_pad,
+                             num_support_shots=3)
+    with pytest.raises(ValueError, match='Pad'):
+        for idx in range(len(ds)):
+            ds[idx]
+    with pytest.raises(IndexError):
+        ds[len(ds)]
+
+
+def test_browse_tool_draws_items(fsod_toy_root, tmp_path):
+    out = tmp_path / 'vis'
+    opts = [f'train_dataloader.dataset.dataset.data_root={fsod_toy_root}',
+            'train_dataloader.dataset.dataset.generate.num_train=40',
+            'train_dataloader.dataset.dataset.generate.num_val=6',
+            'train_dataloader.dataset.dataset.generate.min_size=128',
+            'train_dataloader.dataset.dataset.generate.max_size=160',
+            'train_dataloader.dataset.num_support_shots=2']
+    res = run_tool(['tools/analysis_tools/browse_query_support.py',
+                    'configs/_base_/datasets/fsod_toy-shapes_base-training.py',
+                    '--num', '2', '--out-dir', str(out), '--cfg-options'] + opts)
+    assert res.returncode == 0, res.stdout
+    pictures = sorted(p.name for p in out.iterdir())
+    assert pictures == ['item_00000.jpg', 'item_00001.jpg']
+    img = cv2.imread(str(out / pictures[0]))
+    assert img.shape[1] > 160 + 2 * 96  # query beside two supports
