@@ -5,3 +5,5 @@ Importing this package registers its modules in mmpretrain's registries;
 configs do it with ``custom_imports=dict(imports=['mmfsod.classification'])``.
 """
 import mmfsod  # noqa: F401  (activates mmfsod.compat)
+from .datasets import *  # noqa: F401,F403
+from .models import *  # noqa: F401,F403

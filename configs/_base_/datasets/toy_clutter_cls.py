@@ -1,0 +1,60 @@
+# The embedded toy clutter classification set (mmfsod/utils/toy_clutter.py):
+# 6 classes, one labelled object per 224 px image among distractors that share
+# its colour or its shape; generated under data_root on first use, identical
+# for the same arguments. Layout: data_root/{train,val}/<class>/*.jpg with the
+# lists data_root/meta/{train,val}.txt.
+dataset_type = 'ToyClutterDataset'
+data_root = 'data/toy_clutter/'
+clutter_generate = dict(num_train=600, num_val=120, num_classes=6, img_size=224,
+                        seed=0)
+num_classes = 6  # = clutter_generate['num_classes']; the model's heads use it
+
+data_preprocessor = dict(
+    num_classes=num_classes,
+    # RGB normalisation (ImageNet's); images are read BGR and converted
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    to_rgb=True,
+)
+
+# The images are already img_size x img_size: no resizing, no cropping (a crop
+# could cut the labelled object out).
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='PackInputs'),
+]
+
+train_dataloader = dict(
+    batch_size=32,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='train',
+        generate=clutter_generate,
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=32,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='val',
+        generate=clutter_generate,
+        test_mode=True,
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+# top-5 as well: 6 classes >= 5
+val_evaluator = dict(type='Accuracy', topk=(1, 5))
+test_evaluator = val_evaluator

@@ -1,0 +1,3 @@
+from .toy_clutter import ToyClutterDataset
+
+__all__ = ['ToyClutterDataset']
