@@ -5,13 +5,15 @@
 # MMFSOD_PYTHON=/path/to/python uses an existing interpreter instead.
 VENV ?= .venv
 PYTHON := $(if $(MMFSOD_PYTHON),$(MMFSOD_PYTHON),$(VENV)/bin/python)
-DEMO_CONFIG ?= configs/faster_rcnn/faster-rcnn_r18_fpn_toy-shapes.py
-DEMO_DIR ?= work_dirs/demo
+DEMO_BASE ?= configs/gcn_fsod/toy/gcn-fsod_r18_c4_toy_base-training.py
+DEMO_FT ?= configs/gcn_fsod/toy/gcn-fsod_r18_c4_toy_10shot-fine-tuning.py
+DEMO_BASE_DIR ?= work_dirs/gcn-fsod_r18_c4_toy_base-training
+DEMO_FT_DIR ?= work_dirs/gcn-fsod_r18_c4_toy_10shot-fine-tuning
 PYTEST_ARGS ?=
 
 export VENV
 
-.PHONY: setup demo test help toy-fsod-data
+.PHONY: setup demo test help toy-fsod-splits toy-fsod-data faster-rcnn-demo
 
 help:
 	@sed -n '2,6p' Makefile
@@ -19,24 +21,42 @@ help:
 setup:
 	bash tools/misc/setup_env.sh
 
-demo: setup
-	$(PYTHON) tools/data/generate_toy_shapes.py --out data/toy_shapes
-	$(PYTHON) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_DIR)
-	$(PYTHON) tools/test.py $(DEMO_CONFIG) $$(cat $(DEMO_DIR)/last_checkpoint) \
-		--work-dir $(DEMO_DIR) --show-dir vis
-	@echo "demo done: logs, checkpoints and pictures (<timestamp>/vis/) in $(DEMO_DIR)"
+# The few-shot pipeline on the toy benchmark (9 base / 3 novel classes):
+# data -> base training -> 10-shot fine-tuning -> novel/base AP-AR table and
+# pictures of true/false positives.
+demo: setup toy-fsod-splits
+	@echo "== [1/3] base training on the 9 base classes -> $(DEMO_BASE_DIR)"
+	$(PYTHON) tools/train.py $(DEMO_BASE) --work-dir $(DEMO_BASE_DIR)
+	@echo "== [2/3] 10-shot fine-tuning on all 12 classes -> $(DEMO_FT_DIR)"
+	$(PYTHON) tools/train.py $(DEMO_FT) --work-dir $(DEMO_FT_DIR) \
+		--cfg-options load_from=$$(cat $(DEMO_BASE_DIR)/last_checkpoint)
+	@echo "== [3/3] test: novel / base table, true (green) / false (red) positives"
+	$(PYTHON) tools/test.py $(DEMO_FT) $$(cat $(DEMO_FT_DIR)/last_checkpoint) \
+		--work-dir $(DEMO_FT_DIR)
+	@echo "demo done: logs, checkpoints, tables and pictures (<timestamp>/tp_fp/) in $(DEMO_FT_DIR)"
 
-# The toy few-shot benchmark's data: the toy set, its TFA K-shot files, and
-# pictures of a few query-support training pairs.
-toy-fsod-data: setup
+# Toy set and its TFA K-shot files (seeds 0-2).
+toy-fsod-splits: setup
 	$(PYTHON) tools/data/generate_toy_shapes.py --out data/toy_shapes
 	$(PYTHON) tools/data/prepare_few_shot_split.py \
 		--ann data/toy_shapes/annotations/instances_train.json \
 		--seeds 0 1 2 --shots 1 2 3 5 10 30 --out data/toy_shapes/few_shot_ann
+
+# The toy few-shot benchmark's data: the toy set, its TFA K-shot files, and
+# pictures of a few query-support training pairs.
+toy-fsod-data: toy-fsod-splits
 	$(PYTHON) tools/analysis_tools/browse_query_support.py \
 		configs/_base_/datasets/fsod_toy-shapes_base-training.py \
 		--num 4 --out-dir work_dirs/query_support \
 		--cfg-options train_dataloader.dataset.num_support_shots=3
+
+# The plain Faster R-CNN on the toy set (the foundation's tool-chain check).
+faster-rcnn-demo: setup
+	$(PYTHON) tools/data/generate_toy_shapes.py --out data/toy_shapes
+	$(PYTHON) tools/train.py configs/faster_rcnn/faster-rcnn_r18_fpn_toy-shapes.py \
+		--work-dir work_dirs/demo
+	$(PYTHON) tools/test.py configs/faster_rcnn/faster-rcnn_r18_fpn_toy-shapes.py \
+		$$(cat work_dirs/demo/last_checkpoint) --work-dir work_dirs/demo --show-dir vis
 
 test: setup
 	$(PYTHON) -m pytest tests $(PYTEST_ARGS)

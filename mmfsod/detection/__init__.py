@@ -7,4 +7,5 @@ import mmfsod  # noqa: F401  (activates mmfsod.compat)
 from .datasets import *  # noqa: F401,F403
 from .engine import *  # noqa: F401,F403
 from .evaluation import *  # noqa: F401,F403
+from .models import *  # noqa: F401,F403
 from .visualization import *  # noqa: F401,F403

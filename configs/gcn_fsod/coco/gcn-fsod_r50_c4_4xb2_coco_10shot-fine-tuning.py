@@ -1,0 +1,19 @@
+# GCN-FSOD 10-shot fine-tuning on all 80 COCO classes (TFA's 10-shot files,
+# seed 0), from the base-training checkpoint; tested on the 5k minival with the
+# novel / base table (paper Table 1: "10-shot 20-way").
+#   bash tools/dist_train.sh configs/gcn_fsod/coco/gcn-fsod_r50_c4_4xb2_coco_10shot-fine-tuning.py 4
+_base_ = [
+    '../../_base_/models/gcn-fsod_r50_c4.py',
+    '../../_base_/datasets/fsod_coco_fine-tuning.py',
+    '../../_base_/schedules/schedule_gcn-fsod_10shot-fine-tuning.py',
+    '../../_base_/default_runtime_det.py'
+]
+load_from = 'work_dirs/gcn-fsod_r50_c4_4xb2_coco_base-training/iter_120000.pth'
+
+# Frozen at fine-tuning (the paper is silent): the backbone's stem and res2-res4
+# (frozen_stages=3) -- with 10 instances per class, updating the shared
+# features would overfit them and shift the base classes' features; res5 (the
+# RoI shared head), the lcRPN and the attentive head are fine-tuned.
+model = dict(backbone=dict(frozen_stages=3))
+train_dataloader = dict(batch_size=2)
+default_hooks = dict(checkpoint=dict(interval=1000))

@@ -1,0 +1,3 @@
+from .query_support_data_preprocessor import QuerySupportDataPreprocessor
+
+__all__ = ['QuerySupportDataPreprocessor']

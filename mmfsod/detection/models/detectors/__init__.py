@@ -1,0 +1,3 @@
+from .query_support_detector import QuerySupportDetector
+
+__all__ = ['QuerySupportDetector']

@@ -1,0 +1,3 @@
+from .bbox_heads import AttentiveBBoxHead
+
+__all__ = ['AttentiveBBoxHead']

@@ -1,0 +1,3 @@
+from .attentive_bbox_head import AttentiveBBoxHead
+
+__all__ = ['AttentiveBBoxHead']

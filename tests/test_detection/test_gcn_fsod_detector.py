@@ -1,0 +1,190 @@
+"""Tests of the GCN-FSOD detector: configs, heads, pairs, training step, predict."""
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from mmdet.registry import DATASETS, MODELS
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import init_default_scope
+from mmengine.structures import InstanceData
+
+from mmfsod.detection.datasets import build_template_supports, select_support_templates
+
+from conftest import REPO, fsod_toy_config
+
+TOY_BASE = osp.join(REPO, 'configs/gcn_fsod/toy/gcn-fsod_r18_c4_toy_base-training.py')
+COCO_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs/gcn_fsod/coco/**/*.py'),
+                            recursive=True))
+ABLATIONS = dict(
+    global_kernel=dict(rpn_head=dict(rpn_type='global_kernel')),
+    lcrpn_coupled=dict(rpn_head=dict(rpn_type='lcrpn_coupled')),
+    cg_only=dict(roi_head=dict(bbox_head=dict(with_local=False))),
+    cl_only=dict(roi_head=dict(bbox_head=dict(with_global=False))),
+    stacked_reg=dict(roi_head=dict(bbox_head=dict(reg_type='stacked'))),
+    full=dict())
+
+
+@pytest.fixture(autouse=True)
+def mmdet_scope():
+    init_default_scope('mmdet')
+    import mmfsod.detection  # noqa: F401
+
+
+def tiny_model_cfg(**override):
+    """The toy model, narrowed further for speed."""
+    cfg = Config.fromfile(TOY_BASE)
+    cfg.merge_from_dict(dict(model=override), allow_list_keys=False)
+    return cfg.model
+
+
+@pytest.fixture(scope='module')
+def toy_batch(fsod_toy_root):
+    init_default_scope('mmdet')
+    cfg = fsod_toy_config('base-training', fsod_toy_root)
+    ds = DATASETS.build(cfg.train_dataloader.dataset)
+    return pseudo_collate([ds[0], ds[1]]), ds
+
+
+def test_every_coco_config_builds():
+    """Paper configs and every ablation row build (no weights loaded)."""
+    assert len(COCO_CONFIGS) == 3 + 10
+    for path in COCO_CONFIGS:
+        cfg = Config.fromfile(path)
+        model = MODELS.build(cfg.model)
+        assert type(model).__name__ == 'QuerySupportDetector', path
+        name = osp.basename(path)
+        if 'global-kernel' in name:
+            assert model.rpn_head.rpn_type == 'global_kernel'
+        if 'fine-tuning' in name:
+            assert cfg.load_from and cfg.model.backbone.frozen_stages == 3
+
+
+@pytest.mark.parametrize('ablation', sorted(ABLATIONS))
+def test_one_training_step_per_ablation(toy_batch, ablation):
+    torch.manual_seed(0)
+    batch, _ = toy_batch
+    model = MODELS.build(tiny_model_cfg(**ABLATIONS[ablation]))
+    model.train()
+    data = model.data_preprocessor(dict(batch), True)
+    losses = model(**data, mode='loss')
+    names = {'loss_rpn_cls', 'loss_rpn_bbox', 'loss_cls', 'loss_bbox', 'acc'}
+    assert names <= set(losses), sorted(losses)
+    total, _ = model.parse_losses(losses)
+    assert torch.isfinite(total)
+    total.backward()
+    # the shared backbone gets gradient (from queries and supports)
+    grads = [p.grad for p in model.backbone.parameters() if p.requires_grad]
+    assert any(g is not None and g.abs().sum() > 0 for g in grads)
+
+
+def test_gradients_reach_query_and_support(toy_batch):
+    torch.manual_seed(0)
+    batch, _ = toy_batch
+    model = MODELS.build(tiny_model_cfg())
+    model.train()
+    data = model.data_preprocessor(dict(batch), True)
+    data['inputs'].requires_grad_(True)
+    data['support_inputs'].requires_grad_(True)
+    losses = model(**data, mode='loss')
+    total, _ = model.parse_losses(losses)
+    total.backward()
+    assert data['inputs'].grad.abs().sum() > 0
+    assert data['support_inputs'].grad.abs().sum() > 0
+
+
+def test_negative_pairs_have_only_background(toy_batch):
+    batch, _ = toy_batch
+    model = MODELS.build(tiny_model_cfg())
+    data = model.data_preprocessor(dict(batch), True)
+    query = model.extract_feat(data['inputs'])
+    _, _, _, pairs = model._make_pairs(query, data['data_samples'], data['support_inputs'])
+    assert len(pairs) == 2 * 2  # 2 queries x 2 ways
+    positives = [len(p.gt_instances) for p in pairs]
+    assert positives[0] > 0 and positives[1] == 0 and positives[2] > 0 and positives[3] == 0
+    # RPN targets of the negative pair: no positive anchor
+    cls_scores, bbox_preds = model.rpn_head(query[[0, 0]], torch.randn(2, 256, 6, 6))
+    anchors, valid = model.rpn_head.get_anchors(
+        [s.shape[-2:] for s in cls_scores], [pairs[0].metainfo, pairs[1].metainfo],
+        device=query.device)
+    targets = model.rpn_head.get_targets(
+        anchors, valid, [pairs[0].gt_instances, pairs[1].gt_instances],
+        [pairs[0].metainfo, pairs[1].metainfo])
+    labels, label_weights = targets[0][0], targets[1][0]
+    num_anchors = anchors[0][0].shape[0]
+    pos_labels = labels.view(2, num_anchors) == 0
+    weights = label_weights.view(2, num_anchors)
+    assert pos_labels[0][weights[0] > 0].any()
+    assert not pos_labels[1][weights[1] > 0].any()
+
+
+def test_predict_merges_classes_and_caps(toy_batch, fsod_toy_root):
+    """Batched over classes == one class at a time; labels are the template
+    classes; the per-image cap keeps the highest scores."""
+    batch, ds = toy_batch
+    cfg = fsod_toy_config('base-training', fsod_toy_root)
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_model_cfg(test_cfg=dict(max_per_img=10000,
+                                                      rcnn=dict(score_thr=0.0))))
+    model.eval()
+    templates = select_support_templates(ds, num_shots=2)
+    classes = ds.metainfo['classes']
+    supports = build_template_supports(templates, cfg.support_pipeline, classes)
+    inputs, samples = _query_only(model, batch)
+    with pytest.raises(RuntimeError, match='support templates'):
+        model.predict(inputs, samples)
+    model.set_support_templates(supports)
+
+    def run(chunk, cap):
+        model.class_chunk = chunk
+        model.test_cfg['max_per_img'] = cap
+        with torch.no_grad():
+            return [r.pred_instances for r in model.predict(inputs, [s.clone()
+                                                                    for s in samples])]
+
+    def ordered(pred):
+        order = torch.argsort(pred.scores, descending=True, stable=True)
+        return pred.scores[order], pred.labels[order], pred.bboxes[order]
+
+    batched = run(4, 10000)  # 9 classes in 3 chunks
+    looped = run(1, 10000)
+    for a, b in zip(batched, looped):
+        for x, y in zip(ordered(a), ordered(b)):
+            torch.testing.assert_close(x.float(), y.float(), rtol=1e-4, atol=1e-4)
+        assert set(a.labels.tolist()) <= set(range(len(classes)))
+    assert len({lab for p in batched for lab in p.labels.tolist()}) > 1  # merged classes
+    capped = run(4, 7)
+    for full, cut in zip(batched, capped):
+        assert len(cut) == min(7, len(full))
+        torch.testing.assert_close(torch.sort(cut.scores, descending=True).values,
+                                   torch.sort(full.scores, descending=True).values[:7])
+    # the templates' features were computed once and are reused
+    cached = model._template_feats
+    run(4, 7)
+    assert model._template_feats is cached
+
+
+def _query_only(model, batch):
+    data = model.data_preprocessor(dict(inputs=batch['inputs'],
+                                        data_samples=batch['data_samples']), False)
+    return data['inputs'], data['data_samples']
+
+
+def test_bad_inputs(toy_batch):
+    batch, _ = toy_batch
+    with pytest.raises(ValueError, match='rpn_type'):
+        MODELS.build(tiny_model_cfg(rpn_head=dict(rpn_type='attention')))
+    model = MODELS.build(tiny_model_cfg())
+    data = model.data_preprocessor(dict(batch), True)
+    with pytest.raises(ValueError, match='support_inputs'):
+        model(data['inputs'], data['data_samples'], mode='loss')
+    with pytest.raises(ValueError, match='2 queries'):
+        model(data['inputs'], data['data_samples'], mode='loss',
+              support_inputs=data['support_inputs'][:1])
+    with pytest.raises(ValueError, match='support sets'):
+        model.data_preprocessor(dict(batch, support_inputs=batch['support_inputs'][:1]), True)
+    with pytest.raises(ValueError, match='empty support template'):
+        model.set_support_templates({})
+    with pytest.raises(ValueError, match='agree'):
+        model.rpn_head(torch.zeros(2, 256, 8, 8), torch.zeros(3, 256, 4, 4))
