@@ -188,3 +188,26 @@ def test_bad_inputs(toy_batch):
         model.set_support_templates({})
     with pytest.raises(ValueError, match='agree'):
         model.rpn_head(torch.zeros(2, 256, 8, 8), torch.zeros(3, 256, 4, 4))
+
+
+def test_loss_falls_on_a_fixed_batch(toy_batch):
+    """SGD on one fixed 2-query batch: the total loss falls (the model can
+    learn its pairs), for the RPN and the RoI head alike."""
+    torch.manual_seed(0)
+    batch, _ = toy_batch
+    model = MODELS.build(tiny_model_cfg())
+    model.train()
+    data = model.data_preprocessor(dict(batch), True)
+    optim = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    history = []
+    for _ in range(15):
+        losses = model(**data, mode='loss')
+        total, log = model.parse_losses(losses)
+        optim.zero_grad()
+        total.backward()
+        optim.step()
+        history.append({k: v.item() for k, v in log.items()})
+    first, last = history[0], history[-1]
+    assert last['loss'] < 0.5 * first['loss'], [h['loss'] for h in history]
+    assert last['loss_rpn_cls'] < first['loss_rpn_cls']
+    assert last['loss_cls'] < first['loss_cls']
