@@ -53,3 +53,13 @@ def test_show_dir_per_scope(scope, enabled_key, dir_key):
     apply_show(cfg, False, 'vis', 0.5)
     vis = cfg.default_hooks.visualization
     assert vis[enabled_key] is True and vis[dir_key] == 'vis' and vis.wait_time == 0.5
+
+
+def test_print_config_builds_a_paper_model():
+    from conftest import REPO, run_tool
+    config = ('configs/gcn_fsod/coco/ablations/'
+              'gcn-fsod_r50_c4_4xb2_coco_stacked-reg_10shot-fine-tuning.py')
+    res = run_tool(['tools/misc/print_config.py', config, '--build-model'], cwd=REPO)
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert "reg_type='stacked'" in res.stdout
+    assert 'built QuerySupportDetector (scope mmdet)' in res.stdout

@@ -1,6 +1,11 @@
 """Print the fully merged config (after ``_base_`` inheritance and overrides).
 
     python tools/misc/print_config.py CONFIG [--cfg-options k=v ...] [--save-path out.py]
+                                      [--build-model]
+
+``--build-model`` also builds the config's model from its registry scope
+(without initialising weights: nothing is downloaded) and prints its class
+and parameter count.
 """
 import argparse
 import os.path as osp
@@ -19,12 +24,21 @@ def main(argv=None):
     parser.add_argument('--save-path', help='also write the merged config here (.py)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings, key=value pairs')
+    parser.add_argument('--build-model', action='store_true',
+                        help='also build the model and print its parameter count')
     args = parser.parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
     print(cfg.pretty_text)
     if args.save_path:
         cfg.dump(args.save_path)
         print(f'saved the merged config to {args.save_path}')
+    if args.build_model:
+        from mmengine.registry import MODELS, init_default_scope
+        init_default_scope(cfg.get('default_scope', 'mmengine'))
+        model = MODELS.build(cfg.model)
+        params = sum(p.numel() for p in model.parameters())
+        print(f'built {type(model).__name__} (scope {cfg.get("default_scope")}): '
+              f'{params / 1e6:.2f} M parameters')
 
 
 if __name__ == '__main__':
