@@ -211,3 +211,20 @@ def test_loss_falls_on_a_fixed_batch(toy_batch):
     assert last['loss'] < 0.5 * first['loss'], [h['loss'] for h in history]
     assert last['loss_rpn_cls'] < first['loss_rpn_cls']
     assert last['loss_cls'] < first['loss_cls']
+
+
+def test_new_shot_and_seed_config(fsod_toy_root):
+    """The README's example of a new shot setting / split seed: its training
+    set is the 5-shot file set of seed 1, on every class."""
+    cfg = Config.fromfile(osp.join(REPO, 'configs/gcn_fsod/toy/'
+                                   'gcn-fsod_r18_c4_toy_5shot-seed1_fine-tuning.py'))
+    assert cfg.train_cfg.max_iters == 200 and cfg.load_from.endswith('iter_1000.pth')
+    ds_cfg = cfg.train_dataloader.dataset.dataset
+    assert ds_cfg.few_shot_ann == dict(root='few_shot_ann/', shot=5, seed=1)
+    ds_cfg.update(data_root=fsod_toy_root, generate=None)
+    ds = DATASETS.build(ds_cfg)
+    counts = {}
+    for i in range(len(ds)):
+        for inst in ds.get_data_info(i)['instances']:
+            counts[inst['bbox_label']] = counts.get(inst['bbox_label'], 0) + 1
+    assert sorted(counts) == list(range(12)) and set(counts.values()) == {5}
