@@ -34,7 +34,7 @@ import math
 import numbers
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Dict, List, Mapping, Sequence, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -57,6 +57,7 @@ DOWNSTREAM: Mapping[str, Mapping[str, Union[int, float]]] = MappingProxyType({
 })
 LSP_SETTINGS: Mapping[str, Mapping[str, Mapping[str, Union[int, float]]]] = \
     MappingProxyType(dict(visualisation=VISUALISATION, downstream=DOWNSTREAM))
+SETTING_KEYS = ('k_max', 'iou_thr', 'coverage')
 
 
 def _is_int(value) -> bool:
@@ -396,6 +397,75 @@ def decide(branch_probs: Mapping[str, np.ndarray], min_votes: int = 2) -> Decisi
                     branch_max={n: a.max(axis=1) for n, a in zip(names, arrays)})
 
 
+def resolve_setting(setting: Union[str, Mapping[str, Mapping[str, Union[int, float]]]],
+                    branch_names: Optional[Sequence[str]] = None
+                    ) -> Dict[str, Dict[str, Union[int, float]]]:
+    """Validate an LSP setting and return it as branch -> LSP arguments.
+
+    Args:
+        setting (str | Mapping): ``'visualisation'`` or ``'downstream'`` (the
+            paper's settings, :data:`mmfsod.classification.LSP_SETTINGS`),
+            or a dict ``branch name -> dict(k_max=K, iou_thr=T, coverage=P)``.
+        branch_names (Sequence[str], optional): the model's branches; when
+            given, the setting must name exactly these.
+
+    Returns:
+        dict: branch -> ``dict(k_max=int, iou_thr=float, coverage=float)``.
+
+    Raises:
+        ValueError: an unknown setting name, an unknown or missing branch, a
+            missing or extra key, ``K < 1`` (or not an int), ``T`` or ``P``
+            outside ``(0, 1]`` -- the message names the branch and the key.
+        TypeError: a setting that is neither a name nor a mapping.
+    """
+    if isinstance(setting, str):
+        if setting not in LSP_SETTINGS:
+            raise ValueError(f'LSP setting {setting!r} is unknown; choose from '
+                             f'{sorted(LSP_SETTINGS)} or give a dict branch name '
+                             f'-> dict(k_max=K, iou_thr=T, coverage=P)')
+        table = LSP_SETTINGS[setting]
+    elif isinstance(setting, Mapping):
+        table = setting
+    else:
+        raise TypeError(f'LSP setting must be a name {sorted(LSP_SETTINGS)} or a '
+                        f'dict branch name -> dict(k_max, iou_thr, coverage), got '
+                        f'{type(setting).__name__}')
+    if not table:
+        raise ValueError('LSP setting: the dict names no branch')
+    if branch_names is not None:
+        names = tuple(branch_names)
+        unknown = [n for n in table if n not in names]
+        if unknown:
+            raise ValueError(f'LSP setting: unknown branch name(s) {unknown}; the '
+                             f"model's branches are {list(names)}")
+        missing = [n for n in names if n not in table]
+        if missing:
+            raise ValueError(f'LSP setting: no arguments for branch(es) {missing} '
+                             f'(the model has {list(names)})')
+    else:
+        names = tuple(table)
+    out = {}
+    for name in names:
+        entry = table[name]
+        if not isinstance(entry, Mapping) or set(entry) != set(SETTING_KEYS):
+            got = sorted(entry) if isinstance(entry, Mapping) else entry
+            raise ValueError(f'LSP setting, branch {name!r}: expected exactly the keys '
+                             f'{list(SETTING_KEYS)}, got {got!r}')
+        k_max, iou_thr, coverage = (entry[k] for k in SETTING_KEYS)
+        if not _is_int(k_max) or k_max < 1:
+            raise ValueError(f'LSP setting, branch {name!r}: k_max (K) must be an '
+                             f'integer >= 1, got {k_max!r}')
+        for key, value, what in (('iou_thr', iou_thr, 'T'),
+                                 ('coverage', coverage, 'P')):
+            if (not isinstance(value, numbers.Real) or isinstance(value, bool)
+                    or not 0 < value <= 1):
+                raise ValueError(f'LSP setting, branch {name!r}: {key} ({what}) '
+                                 f'must be in (0, 1], got {value!r}')
+        out[name] = dict(k_max=int(k_max), iou_thr=float(iou_thr),
+                         coverage=float(coverage))
+    return out
+
+
 # --------------------------------------------------------------------------
 # LSP, Algorithm 1
 # --------------------------------------------------------------------------
@@ -502,5 +572,5 @@ __all__ = [
     'BranchGeometry', 'Decision', 'DOWNSTREAM', 'LSPResult', 'LSP_SETTINGS',
     'ReceptiveField', 'VISUALISATION', 'box_iou', 'branch_geometry', 'decide',
     'localize_semantic_patches', 'num_candidates', 'output_size', 'patch_boxes',
-    'receptive_field'
+    'receptive_field', 'resolve_setting', 'SETTING_KEYS'
 ]

@@ -227,6 +227,10 @@ def test_predict_fields():
         assert tuple(r.heatmap.shape) == geo[theta].map_size
         torch.testing.assert_close(r.heatmap, outs[theta]['logit_map'][i, gamma])
         assert tuple(r.attention.shape) == geo[theta].map_size
+        assert sorted(r.attentions) == sorted(NAMES)
+        for name in NAMES:
+            torch.testing.assert_close(r.attentions[name],
+                                       outs[name]['attention'][i, 0])
         # the heatmap and the geometry are what LSP needs
         patches = lsp.localize_semantic_patches(r.heatmap.numpy(), geo[theta],
                                                 **lsp.DOWNSTREAM[theta])

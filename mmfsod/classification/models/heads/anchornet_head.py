@@ -246,7 +246,10 @@ class AnchorNetHead(BaseModule):
         argmax is ``gamma``) and the data fields ``branch`` (``theta``'s name),
         ``branch_scores`` (dict name -> ``(K,)`` probabilities), ``heatmap``
         (``F_theta[gamma]``, ``(h_theta, w_theta)``, the LSP input) and
-        ``attention`` (``S_theta``, ``(h_theta, w_theta)``).
+        ``attention`` (``S_theta``, ``(h_theta, w_theta)``) and ``attentions``
+        (dict name -> ``S_j``, ``(h_j, w_j)``, every branch's attention map,
+        e.g. for the paper's Fig. 5; uniform ``1/(h_j*w_j)`` maps when
+        ``test_with_attention`` is False).
         """
         outs = self.branch_outputs(feats, with_attention=self.test_with_attention)
         probs = {n: outs[n]['logits'].softmax(dim=1).detach()
@@ -270,5 +273,8 @@ class AnchorNetHead(BaseModule):
                                   'heatmap', dtype=torch.Tensor)
             data_sample.set_field(outs[theta]['attention'][i, 0].detach(),
                                   'attention', dtype=torch.Tensor)
+            data_sample.set_field(
+                {n: outs[n]['attention'][i, 0].detach() for n in self.branch_names},
+                'attentions', dtype=dict)  # name -> (h_j, w_j)
             results.append(data_sample)
         return results
