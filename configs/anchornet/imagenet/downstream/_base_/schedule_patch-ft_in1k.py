@@ -1,0 +1,16 @@
+# Fine-tuning an ImageNet-pretrained classifier on training patches. The paper
+# gives no schedule for it; this one is OURS: SGD with AnchorNet's momentum
+# 0.9 and weight decay 1e-4, lr 0.01 for a total batch of 256 (a tenth of
+# training from scratch), linear warm-up over 500 iterations, then cosine
+# decay over 5 epochs of patches (an epoch of patches is ~3.5 ImageNet
+# epochs of images with the downstream LSP setting).
+optim_wrapper = dict(
+    optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=500),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=5, eta_min=0.0),
+]
+train_cfg = dict(by_epoch=True, max_epochs=5, val_interval=1)
+val_cfg = dict()
+test_cfg = dict()
+auto_scale_lr = dict(base_batch_size=256)

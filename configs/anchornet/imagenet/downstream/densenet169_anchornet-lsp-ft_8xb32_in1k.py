@@ -1,0 +1,16 @@
+# Fine-tune the ImageNet-pretrained DenseNet-169 (mmpretrain's model zoo) on the
+# LSP patches of the ImageNet training set (section 4.3), validating with the
+# patch pipeline of densenet169_anchornet-lsp_in1k.py. The schedule is ours (the
+# paper gives none): _base_/schedule_patch-ft_in1k.py. The LSP patch records
+# of the training set come first (the LSP hook on the AnchorNet checkpoint,
+# split=train); their path: train_dataloader.dataset.ann_file.
+_base_ = [
+    './densenet169_anchornet-lsp_in1k.py',
+    './_base_/schedule_patch-ft_in1k.py',
+]
+
+model = dict(
+    classifier=dict(init_cfg=dict(
+        type='Pretrained',
+        checkpoint='https://download.openmmlab.com/mmclassification/v0/densenet/'
+        'densenet169_4xb256_in1k_20220426-a2889902.pth')))

@@ -1,0 +1,7 @@
+# Table 4, DenseNet-169 "-R" columns: the whole image rescaled to the patch size
+# AnchorNet decides (63, 95 or 111 px) instead of the localized patch; the
+# same single input size per image as
+# densenet169_anchornet-lsp-table4-localize_in1k.py.
+_base_ = ['./densenet169_anchornet-lsp_in1k.py']
+
+model = dict(mode='rescale', max_patches=1)

@@ -1,0 +1,249 @@
+"""Training-set semantic patches for fine-tuning downstream classifiers.
+
+Paper section 4.3: the downstream classifiers are "fine-tuned on training
+patches". The patches are those LSP (Algorithm 1) selects on the training
+images with the downstream setting; the LSP hook writes them, one JSON line
+per image (the *LSP patch record*)::
+
+    {"img_path": ..., "sample_idx": int, "input_size": [H, W],
+     "ori_shape": [h0, w0], "gt_label": int | null, "pred_label": int,
+     "branch": "B63" | "B95" | "B111", "branch_scores": {...},
+     "setting": {"k_max": int, "iou_thr": float, "coverage": float},
+     "patches": [{"box": [x1, y1, x2, y2], "ori_box": [...],
+                  "activation": float}, ...]}
+
+``box`` is half-open, in pixels of the network input (``0..W``, ``0..H``),
+and the patches come in LSP selection order (descending activation).
+"""
+import glob
+import json
+import os.path as osp
+from collections import Counter, defaultdict
+from typing import Dict, Iterator, List, Optional, Tuple, Union
+
+from mmengine.logging import print_log
+from mmpretrain.datasets import BaseDataset
+from mmpretrain.registry import DATA_SAMPLERS, DATASETS
+from torch.utils.data import BatchSampler, Sampler
+
+RECORD_KEYS = ('img_path', 'input_size', 'gt_label', 'patches')
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@DATASETS.register_module()
+class LSPPatchDataset(BaseDataset):
+    """One item per LSP patch of a JSON-lines LSP patch record file.
+
+    Each item is one patch of one image, labelled with the image's
+    ``gt_label``: ``img_path``, ``gt_label``, ``patch_box`` (``[x1, y1, x2,
+    y2]`` in network-input pixels), ``input_size`` (``(H, W)``, the size the
+    localizer saw), ``patch_size`` (``(y2 - y1, x2 - x1)``, used by
+    :class:`PatchSizeBatchSampler`), ``branch``, ``image_idx`` (the record's
+    ``sample_idx``, else its line's index), ``patch_idx`` (rank in LSP order)
+    and ``activation``. The pipeline must load the image, resize it to
+    ``input_size`` exactly as the localizer's test pipeline did, and crop the
+    box (:class:`~mmfsod.classification.datasets.transforms.CropPatch`), e.g.
+    ``[LoadImageFromFile, Resize(scale=(224, 224)), CropPatch, RandomFlip,
+    PackInputs]``.
+
+    Args:
+        ann_file (str): the ``.jsonl`` file (relative to ``data_root``); a
+            glob pattern takes its last match in sorted order, e.g.
+            ``'work_dirs/<lsp run>/*/lsp_patches_downstream.jsonl'`` the
+            newest timestamped run of the LSP hook.
+        max_patches (int, optional): keep only the first ``max_patches``
+            patches of every image (the most activated). None keeps all.
+        data_root (str): joined to ``ann_file`` and ``data_prefix``.
+        data_prefix (str | dict): prefix joined to *relative* ``img_path``
+            values; ``''`` (default) uses them as written (they are the paths
+            of the localizer's data samples).
+        **kwargs: as :class:`mmpretrain.datasets.BaseDataset` (``pipeline``,
+            ``classes``/``metainfo``, ``test_mode``, ...).
+
+    Raises (on loading): ``FileNotFoundError`` for a missing ``ann_file``;
+    ``ValueError`` naming the file and line for a line that is not JSON, lacks
+    a key of :data:`RECORD_KEYS` or a patch's ``box``, has no label, a label
+    outside ``classes``, or a box that is empty or outside ``input_size``.
+    """
+
+    def __init__(self,
+                 ann_file: str,
+                 max_patches: Optional[int] = None,
+                 data_root: str = '',
+                 data_prefix: Union[str, dict] = '',
+                 **kwargs) -> None:
+        if max_patches is not None and (not _is_int(max_patches) or max_patches < 1):
+            raise ValueError(f'LSPPatchDataset: max_patches must be None or an int '
+                             f'>= 1, got {max_patches!r}')
+        self.max_patches = max_patches
+        super().__init__(ann_file=ann_file, data_root=data_root,
+                         data_prefix=data_prefix, **kwargs)
+
+    def _error(self, line_no: int, message: str) -> ValueError:
+        return ValueError(f'LSPPatchDataset: {self.ann_file}, line {line_no}: '
+                          f'{message}')
+
+    def _resolve_ann_file(self) -> str:
+        """``ann_file``, or the last match (in sorted order, i.e. the newest
+        timestamped run directory) of a glob pattern."""
+        if not any(c in self.ann_file for c in '*?['):
+            return self.ann_file
+        matches = sorted(glob.glob(self.ann_file))
+        if not matches:
+            raise FileNotFoundError(
+                f'LSPPatchDataset: no file matches ann_file {self.ann_file!r}; write '
+                'the LSP patch records of the training set first (the LSP hook, '
+                'tools/test.py <lsp config> <AnchorNet checkpoint> with '
+                'test_dataloader.dataset.split=train)')
+        print_log(f'LSPPatchDataset: {self.ann_file} -> {matches[-1]}',
+                  logger='current')
+        return matches[-1]
+
+    def load_data_list(self) -> List[dict]:
+        self.ann_file = self._resolve_ann_file()
+        if not osp.isfile(self.ann_file):
+            raise FileNotFoundError(
+                f'LSPPatchDataset: ann_file {self.ann_file!r} does not exist; write '
+                'the LSP patch records of the training set first (the LSP hook, '
+                'tools/test.py <lsp config> <AnchorNet checkpoint> with '
+                'test_dataloader.dataset.split=train)')
+        num_classes = len(self.CLASSES) if self.CLASSES is not None else None
+        prefix = self.data_prefix.get('img_path', '') or ''
+        data_list = []
+        with open(self.ann_file, encoding='utf-8') as f:
+            for line_no, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise self._error(line_no, f'not valid JSON ({err})') from None
+                data_list.extend(self._parse_record(record, line_no, prefix,
+                                                    num_classes))
+        return data_list
+
+    def _parse_record(self, record, line_no: int, prefix: str,
+                      num_classes: Optional[int]) -> List[dict]:
+        if not isinstance(record, dict):
+            raise self._error(line_no, f'a record must be a JSON object, got '
+                              f'{type(record).__name__}')
+        missing = [k for k in RECORD_KEYS if k not in record]
+        if missing:
+            raise self._error(line_no, f'missing key(s) {missing} (an LSP patch record '
+                              f'has {list(RECORD_KEYS)}, ...)')
+        input_size = record['input_size']
+        if (not isinstance(input_size, (list, tuple)) or len(input_size) != 2
+                or not all(_is_int(v) and v > 0 for v in input_size)):
+            raise self._error(line_no, f'input_size must be [H, W] of positive ints, '
+                              f'got {input_size!r}')
+        H, W = input_size
+        label = record['gt_label']
+        if label is None:
+            raise self._error(line_no, 'gt_label is null; fine-tuning patches need '
+                              'labelled images')
+        if not _is_int(label) or label < 0 or (num_classes is not None
+                                              and label >= num_classes):
+            raise self._error(line_no, f'gt_label {label!r} is not a class index'
+                              + (f' in [0, {num_classes})' if num_classes else ''))
+        patches = record['patches']
+        if not isinstance(patches, list):
+            raise self._error(line_no, f'patches must be a list, got '
+                              f'{type(patches).__name__}')
+        img_path = record['img_path']
+        if prefix and not osp.isabs(img_path):
+            img_path = osp.join(prefix, img_path)
+        image_idx = record.get('sample_idx', line_no - 1)
+        items = []
+        for j, patch in enumerate(patches[:self.max_patches]):
+            if not isinstance(patch, dict) or 'box' not in patch:
+                raise self._error(line_no, f'patch {j} has no "box"')
+            box = patch['box']
+            if (not isinstance(box, (list, tuple)) or len(box) != 4
+                    or not all(_is_int(v) for v in box)):
+                raise self._error(line_no, f'patch {j}: box must be [x1, y1, x2, y2] '
+                                  f'of ints, got {box!r}')
+            x1, y1, x2, y2 = box
+            if not (0 <= x1 < x2 <= W and 0 <= y1 < y2 <= H):
+                raise self._error(line_no, f'patch {j}: box {box} is empty or outside '
+                                  f'the {H}x{W} network input (input_size)')
+            items.append(dict(img_path=img_path, gt_label=int(label),
+                              patch_box=[x1, y1, x2, y2], input_size=(H, W),
+                              patch_size=(y2 - y1, x2 - x1),
+                              branch=record.get('branch'), image_idx=image_idx,
+                              patch_idx=j, activation=patch.get('activation')))
+        return items
+
+
+@DATA_SAMPLERS.register_module()
+class PatchSizeBatchSampler(BatchSampler):
+    """Batches whose items all have the same patch size.
+
+    Patches of different branches (63, 95, 111 px) cannot be stacked without
+    padding; this batch sampler keeps one bucket per size, in the order the
+    wrapped sampler yields indices (e.g. mmengine's shuffled
+    ``DefaultSampler``), and yields a bucket as soon as it holds
+    ``batch_size`` indices; at the end of the pass the remaining buckets are
+    yielded as smaller batches (smallest size first) unless ``drop_last``.
+    Use it as ``train_dataloader.batch_sampler=dict(type='PatchSizeBatchSampler')``.
+
+    ``len()`` is counted on the first call from one pass of the wrapped
+    sampler (exact for one process; with several processes the index set of a
+    rank can change slightly between epochs).
+
+    Args:
+        sampler (Sampler): the index sampler; ``sampler.dataset`` must give
+            ``get_data_info(idx)[size_key]``.
+        batch_size (int): items per batch.
+        drop_last (bool): drop the incomplete batch of every size.
+        size_key (str): data-info key of the size. Default ``'patch_size'``.
+    """
+
+    def __init__(self, sampler: Sampler, batch_size: int, drop_last: bool = False,
+                 size_key: str = 'patch_size') -> None:
+        if not isinstance(sampler, Sampler):
+            raise TypeError(f'PatchSizeBatchSampler: sampler must be a Sampler, got '
+                            f'{type(sampler).__name__}')
+        if not _is_int(batch_size) or batch_size < 1:
+            raise ValueError(f'PatchSizeBatchSampler: batch_size must be an int >= 1, '
+                             f'got {batch_size!r}')
+        if not hasattr(sampler, 'dataset'):
+            raise TypeError('PatchSizeBatchSampler: the sampler has no `dataset` to '
+                            'read patch sizes from')
+        self.sampler = sampler
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+        self.size_key = size_key
+        self._len: Optional[int] = None
+
+    def _size(self, idx: int) -> Tuple[int, ...]:
+        info = self.sampler.dataset.get_data_info(idx)
+        if self.size_key not in info:
+            raise KeyError(f'PatchSizeBatchSampler: item {idx} of '
+                           f'{type(self.sampler.dataset).__name__} has no '
+                           f'{self.size_key!r}')
+        size = info[self.size_key]
+        return tuple(size) if isinstance(size, (list, tuple)) else (size, )
+
+    def __iter__(self) -> Iterator[List[int]]:
+        buckets: Dict[Tuple[int, ...], List[int]] = defaultdict(list)
+        for idx in self.sampler:
+            bucket = buckets[self._size(idx)]
+            bucket.append(idx)
+            if len(bucket) == self.batch_size:
+                yield bucket[:]
+                bucket.clear()
+        for size in sorted(buckets):
+            if buckets[size] and not self.drop_last:
+                yield buckets[size][:]
+
+    def __len__(self) -> int:
+        if self._len is None:
+            counts = Counter(self._size(idx) for idx in self.sampler)
+            if self.drop_last:
+                self._len = sum(c // self.batch_size for c in counts.values())
+            else:
+                self._len = sum(-(-c // self.batch_size) for c in counts.values())
+        return self._len

@@ -1,0 +1,4 @@
+"""Metrics of the classification side (mmpretrain scope)."""
+from .patch_cost_metric import PatchCostMetric
+
+__all__ = ['PatchCostMetric']

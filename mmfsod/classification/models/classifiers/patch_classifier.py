@@ -1,0 +1,503 @@
+"""Downstream classification from AnchorNet's semantic patches.
+
+Paper section 4.3 (Tables 3 and 4): a frozen AnchorNet (the *localizer*)
+decides the class ``gamma`` and the branch ``theta`` of an image (eqs. 6-8);
+LSP (Algorithm 1) selects up to ``K_theta`` patches of side ``theta`` (the
+branch's receptive field) from the heatmap ``M_theta = F_theta[:, :, gamma]``;
+a downstream classifier (any mmpretrain classifier, e.g. ResNet-50) classifies
+every patch at its native size and the image's class is the argmax of the
+*sum of the patches' softmax distributions*.
+
+Table 4's control classifies one input per image of the same size: the whole
+image rescaled to ``theta x theta`` (``mode='rescale'``) instead of the
+localized patch (``mode='localize', max_patches=1``). ``mode='full'``
+classifies the whole image at its input size (the baseline rows of Table 3).
+
+The cost of every image is counted, not estimated: multiply-accumulates of
+the localizer at the input size and of the classifier at each input size it
+sees, by :class:`mmengine.analysis.FlopAnalyzer` (its count: one fused
+multiply-add = 1; element-wise operations are not counted), once per size.
+"""
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.analysis import FlopAnalyzer
+from mmengine.config import Config
+from mmengine.logging import print_log
+from mmengine.model import initialize
+from mmengine.runner.checkpoint import load_checkpoint
+from mmpretrain.models.classifiers import BaseClassifier
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+from ... import lsp
+
+PATCH_MODES = ('localize', 'rescale', 'full')
+# state-dict prefixes of a plain mmpretrain classifier (ImageClassifier)
+PLAIN_CLASSIFIER_PREFIXES = ('backbone.', 'neck.', 'head.')
+
+REPO_ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..', '..', '..'))
+
+
+def count_macs(module: nn.Module, input_shape: Sequence[int],
+               device: Optional[torch.device] = None) -> int:
+    """Multiply-accumulates of one forward of ``module`` on a zero input.
+
+    Counted by :class:`mmengine.analysis.FlopAnalyzer` (which counts a fused
+    multiply-add as one operation, i.e. MACs) with ``module`` in eval mode and
+    without gradients; the module's training flag is restored afterwards.
+    ``module(x)`` must run the whole network (an mmpretrain classifier's
+    ``mode='tensor'``).
+
+    Args:
+        module (nn.Module): the network.
+        input_shape (Sequence[int]): ``(N, C, H, W)`` of the input.
+        device (torch.device, optional): where the input is made; default the
+            device of the module's first parameter (CPU without parameters).
+
+    Returns:
+        int: the MACs of one forward on the whole ``input_shape`` batch.
+    """
+    if device is None:
+        param = next(module.parameters(), None)
+        device = param.device if param is not None else torch.device('cpu')
+    x = torch.zeros(tuple(int(v) for v in input_shape), device=device)  # (N, C, H, W)
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            analyzer = FlopAnalyzer(module, (x, ))
+            analyzer.unsupported_ops_warnings(False)
+            analyzer.uncalled_modules_warnings(False)
+            return int(analyzer.total())
+    finally:
+        module.train(was_training)
+
+
+def _find_file(path: str, what: str) -> str:
+    """``path`` as given, else relative to the repository root."""
+    if osp.isfile(path):
+        return path
+    in_repo = osp.join(REPO_ROOT, path)
+    if not osp.isabs(path) and osp.isfile(in_repo):
+        return in_repo
+    raise FileNotFoundError(f'PatchClassifier: {what} {path!r} does not exist')
+
+
+@MODELS.register_module()
+class PatchClassifier(BaseClassifier):
+    """Classify an image from the semantic patches a frozen AnchorNet localizes
+    (Yang et al., ICME 2022, section 4.3, Tables 3 and 4).
+
+    Test (``predict``), per image of the normalised batch ``(B, 3, H, W)``:
+
+    1. ``mode='localize'`` (Table 3, Table 4 "-L"): the localizer decides
+       ``gamma`` and ``theta`` (eqs. 6-8) and gives ``M_theta``; LSP
+       (Algorithm 1) with the configured setting selects ``n`` boxes of
+       ``localizer.backbone.geometry((H, W))[theta]`` (at most
+       ``max_patches``, in selection order, i.e. descending activation);
+       every box is cropped from the *normalised network input* at its native
+       ``theta x theta`` size, the ``n`` patches go through the classifier in
+       one batched forward ``(n, 3, theta, theta) -> (n, K)`` logits and the
+       image score is ``sum_i softmax(logits_i)``.
+    2. ``mode='rescale'`` (Table 4 "-R"): the localizer decides ``theta`` the
+       same way; the whole image is resized to ``theta x theta``
+       (``F.interpolate(**rescale_cfg)``; resizing is linear, so resizing the
+       normalised input equals normalising the resized image) and classified
+       alone (``n = 1``).
+    3. ``mode='full'``: the classifier on the whole ``H x W`` input; the
+       localizer is not run (and may be None).
+
+    What each returned :class:`DataSample` holds:
+
+    * ``pred_score``: the sum of the patches' softmax distributions divided by
+      ``n``, i.e. their mean (sums to 1, same argmax and top-k as the sum);
+      ``pred_label`` its argmax;
+    * ``patch_scores`` ``(n, K)``: each patch's softmax; ``patch_boxes``
+      ``(n, 4)`` int64 ``[x1, y1, x2, y2]`` half-open boxes in network-input
+      pixels (``'rescale'``/``'full'``: the whole input);
+    * metainfo ``branch`` (``theta``'s name, ``None`` in ``'full'``),
+      ``localizer_label`` (``gamma``, -1 in ``'full'``), ``patch_size``
+      (``theta``; ``H`` in ``'full'``), ``num_patches`` (``n``), and the cost:
+      ``localizer_macs`` (the localizer at ``H x W``; 0 in ``'full'``),
+      ``classifier_macs`` (``n`` x the classifier at ``theta x theta``; at
+      ``H x W`` in ``'full'``) and, with ``count_full_image_macs``,
+      ``full_image_macs`` (the classifier at ``H x W``, the baseline's cost).
+      :class:`~mmfsod.classification.evaluation.PatchCostMetric` averages them.
+
+    Training (``loss``): the classifier's own loss on the given inputs -- the
+    patches of :class:`~mmfsod.classification.datasets.LSPPatchDataset` (or
+    whole images) -- while the localizer stays frozen: its parameters do not
+    require gradients and it is kept in eval mode (its BN statistics never
+    change). ``mode='tensor'`` returns the classifier's logits of the inputs.
+
+    Weights: ``localizer_checkpoint`` (a checkpoint of the AnchorNet
+    classifier) is loaded when the model is built, strictly; the classifier
+    is initialised by its own ``init_cfg`` (e.g. mmpretrain's ImageNet
+    checkpoint) in ``init_weights``. A checkpoint loaded into the whole model
+    (``load_from``, ``tools/test.py``) may be a ``PatchClassifier`` checkpoint
+    (``classifier.*``, ``localizer.*`` keys; its localizer replaces the one
+    from ``localizer_checkpoint``) or a *plain* classifier checkpoint
+    (``backbone.*``/``neck.*``/``head.*``, e.g. an mmpretrain model-zoo or a
+    full-image training checkpoint): its keys are loaded into ``classifier``
+    and must fit it exactly.
+
+    Normalisation: the localizer and the classifier both see the input
+    normalised by this model's ``data_preprocessor``; a sub-model whose own
+    ``data_preprocessor`` normalises differently is an error. Batch
+    augmentations belong in this model's ``data_preprocessor``.
+
+    Args:
+        classifier (dict): the downstream classifier, e.g. an
+            ``ImageClassifier`` config (ResNet-50 + ``LinearClsHead``); its
+            ``mode='tensor'`` forward must return ``(N, K)`` logits.
+        localizer (dict | str, optional): the AnchorNet classifier (an
+            ``ImageClassifier`` with an ``AnchorNet`` backbone and an
+            ``AnchorNetHead``), or the path of its training config (its
+            ``model`` and ``data_preprocessor`` are used; relative paths may
+            be relative to the repository root). Required unless
+            ``mode='full'``.
+        localizer_checkpoint (str, optional): weights of the localizer (file
+            or URL). None keeps its initialisation (tests) or lets a whole-model
+            checkpoint provide them.
+        lsp_setting (str | dict): ``'downstream'`` (the paper's slack setting,
+            default), ``'visualisation'`` or ``dict(B63=dict(k_max=...,
+            iou_thr=..., coverage=...), ...)`` for every localizer branch.
+        mode (str): ``'localize'`` (default), ``'rescale'`` or ``'full'``.
+        max_patches (int, optional): keep only the first ``max_patches`` LSP
+            patches (Table 4: 1). None keeps all.
+        rescale_cfg (dict): keyword arguments of :func:`F.interpolate` for
+            ``'rescale'``. Default bilinear with antialiasing.
+        count_full_image_macs (bool): also count the classifier at the input
+            size (``full_image_macs``). Default True.
+        data_preprocessor (dict, optional): default ``ClsDataPreprocessor``.
+        init_cfg (dict, optional): initialization config of this model.
+    """
+
+    def __init__(self,
+                 classifier: dict,
+                 localizer: Optional[Union[dict, str]] = None,
+                 localizer_checkpoint: Optional[str] = None,
+                 lsp_setting: Union[str, dict] = 'downstream',
+                 mode: str = 'localize',
+                 max_patches: Optional[int] = None,
+                 rescale_cfg: dict = dict(mode='bilinear', align_corners=False,
+                                          antialias=True),
+                 count_full_image_macs: bool = True,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        data_preprocessor = dict(data_preprocessor or {})
+        data_preprocessor.setdefault('type', 'ClsDataPreprocessor')
+        super().__init__(init_cfg=init_cfg, data_preprocessor=data_preprocessor)
+        if mode not in PATCH_MODES:
+            raise ValueError(f'PatchClassifier: mode must be one of {PATCH_MODES}, '
+                             f'got {mode!r}')
+        if max_patches is not None and (isinstance(max_patches, bool) or
+                                        not isinstance(max_patches, int) or
+                                        max_patches < 1):
+            raise ValueError(f'PatchClassifier: max_patches must be None or an int '
+                             f'>= 1, got {max_patches!r}')
+        if not isinstance(rescale_cfg, dict) or 'size' in rescale_cfg \
+                or 'scale_factor' in rescale_cfg:
+            raise ValueError('PatchClassifier: rescale_cfg must be a dict of '
+                             'F.interpolate arguments without size/scale_factor (the '
+                             f'size is the branch RF), got {rescale_cfg!r}')
+        self.mode = mode
+        self.max_patches = max_patches
+        self.rescale_cfg = dict(rescale_cfg)
+        self.count_full_image_macs = count_full_image_macs
+
+        if not isinstance(classifier, (dict, nn.Module)):
+            raise TypeError(f'PatchClassifier: classifier must be a model config dict, '
+                            f'got {type(classifier).__name__}')
+        self.classifier = (classifier if isinstance(classifier, nn.Module) else
+                           MODELS.build(classifier))
+
+        if localizer is None:
+            if mode != 'full':
+                raise ValueError(f"PatchClassifier: mode={mode!r} needs a localizer "
+                                 "(the AnchorNet classifier config); only mode='full' "
+                                 'works without one')
+            if localizer_checkpoint is not None:
+                raise ValueError('PatchClassifier: localizer_checkpoint given without '
+                                 'a localizer')
+            self.localizer = None
+        else:
+            self.localizer = self._build_localizer(localizer)
+        self.localizer_checkpoint = localizer_checkpoint
+        self.lsp_setting = None
+        if self.localizer is not None:
+            try:
+                self.lsp_setting = lsp.resolve_setting(
+                    lsp_setting, self.localizer.backbone.branch_names)
+            except (TypeError, ValueError) as err:
+                raise type(err)(f'PatchClassifier: lsp_setting: {err}') from err
+        self._check_normalisation()
+        if self.localizer is not None:
+            if localizer_checkpoint is not None:
+                self._load_localizer(localizer_checkpoint)
+            self.localizer.requires_grad_(False)
+            self.localizer.eval()
+        # caches keyed by input size (H, W)
+        self._geometry_cache: Dict[Tuple[int, int], Dict[str, lsp.BranchGeometry]] = {}
+        self._macs_cache: Dict[Tuple[str, int, int], int] = {}
+        self._register_load_state_dict_pre_hook(self._load_plain_classifier)
+
+    # -- construction ------------------------------------------------------
+    def _build_localizer(self, localizer: Union[dict, str]) -> nn.Module:
+        if isinstance(localizer, str):
+            path = _find_file(localizer, 'localizer config')
+            cfg = Config.fromfile(path)
+            if 'model' not in cfg:
+                raise ValueError(f'PatchClassifier: localizer config {path!r} has no '
+                                 '`model`')
+            localizer = cfg.model.to_dict()
+            if cfg.get('data_preprocessor') is not None:
+                localizer.setdefault('data_preprocessor',
+                                     cfg.data_preprocessor.to_dict())
+        if isinstance(localizer, nn.Module):
+            model = localizer
+        elif isinstance(localizer, dict):
+            model = MODELS.build(localizer)
+        else:
+            raise TypeError(f'PatchClassifier: localizer must be a config dict or a '
+                            f'config path, got {type(localizer).__name__}')
+        backbone = getattr(model, 'backbone', None)
+        head = getattr(model, 'head', None)
+        if not (hasattr(backbone, 'geometry') and hasattr(backbone, 'branch_names')
+                and hasattr(head, 'predict') and hasattr(model, 'extract_feat')):
+            raise TypeError('PatchClassifier: localizer must be an AnchorNet '
+                            'classifier (ImageClassifier with an AnchorNet backbone '
+                            f'and an AnchorNetHead), got {type(model).__name__} with '
+                            f'backbone {type(backbone).__name__}')
+        return model
+
+    def _load_localizer(self, checkpoint: str) -> None:
+        if '://' not in checkpoint:
+            checkpoint = _find_file(checkpoint, 'localizer_checkpoint')
+        try:
+            load_checkpoint(self.localizer, checkpoint, map_location='cpu', strict=True,
+                            logger='current')
+        except RuntimeError as err:
+            raise ValueError(f'PatchClassifier: localizer_checkpoint {checkpoint!r} '
+                             f'does not fit the localizer: {err}') from err
+
+    def _check_normalisation(self) -> None:
+        """Sub-models that normalise must do it as this model does."""
+        own = self.data_preprocessor
+        own_norm = getattr(own, '_enable_normalize', False)
+        for name in ('localizer', 'classifier'):
+            sub = getattr(self, name)
+            dp = getattr(sub, 'data_preprocessor', None) if sub is not None else None
+            if dp is None or not getattr(dp, '_enable_normalize', False):
+                continue
+            same = (own_norm and dp.mean.shape == own.mean.shape
+                    and torch.allclose(dp.mean.float(), own.mean.float())
+                    and torch.allclose(dp.std.float(), own.std.float())
+                    and getattr(dp, 'to_rgb', False) == getattr(own, 'to_rgb', False))
+            if not same:
+                raise ValueError(
+                    f'PatchClassifier: the {name} normalises its input with mean '
+                    f'{dp.mean.flatten().tolist()}, std {dp.std.flatten().tolist()}, '
+                    f'to_rgb={getattr(dp, "to_rgb", None)}, but this model\'s '
+                    f'data_preprocessor gives '
+                    + (f'mean {own.mean.flatten().tolist()}, std '
+                       f'{own.std.flatten().tolist()}, to_rgb='
+                       f'{getattr(own, "to_rgb", None)}' if own_norm else
+                       'no normalisation') + '; both sub-models see the input '
+                    'normalised by PatchClassifier.data_preprocessor')
+
+    def _load_plain_classifier(self, state_dict, prefix, local_metadata, strict,
+                               missing_keys, unexpected_keys, error_msgs) -> None:
+        """Load-state-dict pre-hook: a plain classifier checkpoint
+        (``backbone.*``/``neck.*``/``head.*``) goes into ``classifier``."""
+        keys = [k for k in state_dict if k.startswith(prefix)]
+        names = [k[len(prefix):] for k in keys]
+        if any(n.startswith(('classifier.', 'localizer.')) for n in names):
+            return
+        plain = [k for k, n in zip(keys, names)
+                 if n.startswith(PLAIN_CLASSIFIER_PREFIXES)]
+        if not plain:
+            return
+        expected = set(self.classifier.state_dict().keys())
+        got = {k[len(prefix):] for k in plain}
+        missing = sorted(expected - got)
+        unexpected = sorted(got - expected)
+        if missing or unexpected:
+            raise ValueError(
+                'PatchClassifier: the checkpoint holds a plain classifier '
+                '(backbone./neck./head. keys) that does not fit `classifier`: '
+                f'{len(missing)} missing key(s) {missing[:5]}, {len(unexpected)} '
+                f'unexpected key(s) {unexpected[:5]}')
+        for key in plain:
+            state_dict[prefix + 'classifier.' + key[len(prefix):]] = state_dict.pop(key)
+        print_log(f'PatchClassifier: loaded a plain classifier checkpoint '
+                  f'({len(plain)} tensors) into `classifier`', logger='current')
+
+    def init_weights(self) -> None:
+        """Initialise the classifier (its ``init_cfg``, e.g. pretrained
+        weights); the localizer keeps the weights of ``localizer_checkpoint``
+        (it is initialised only when there is none). This model's own
+        ``init_cfg`` (e.g. ``Pretrained`` with a PatchClassifier checkpoint)
+        is applied last."""
+        self.classifier.init_weights()
+        if self.localizer is not None and self.localizer_checkpoint is None:
+            self.localizer.init_weights()
+        if self.init_cfg:
+            initialize(self, self.init_cfg)
+        if self.localizer is not None:
+            self.localizer.requires_grad_(False)
+        self._is_init = True
+
+    def train(self, mode: bool = True) -> 'PatchClassifier':
+        """Set the classifier's mode; the localizer always stays in eval mode."""
+        super().train(mode)
+        if self.localizer is not None:
+            self.localizer.eval()
+        return self
+
+    # -- forward -----------------------------------------------------------
+    def forward(self, inputs: torch.Tensor,
+                data_samples: Optional[List[DataSample]] = None,
+                mode: str = 'tensor'):
+        """``'tensor'``: the classifier's logits of ``inputs``; ``'loss'``:
+        the classifier's losses on ``inputs`` (patches); ``'predict'``: see
+        :meth:`predict`."""
+        if mode == 'tensor':
+            return self._logits(inputs)
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        raise RuntimeError(f'PatchClassifier: invalid mode "{mode}"')
+
+    def extract_feat(self, inputs: torch.Tensor, **kwargs):
+        """The classifier's features of ``inputs``."""
+        return self.classifier.extract_feat(inputs, **kwargs)
+
+    def loss(self, inputs: torch.Tensor, data_samples: List[DataSample]) -> dict:
+        """The classifier's losses on ``inputs`` ``(B, 3, h, w)`` (training
+        patches); the localizer is not used."""
+        return self.classifier.loss(inputs, data_samples)
+
+    def _logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        logits = self.classifier(inputs, mode='tensor')  # (N, K)
+        if isinstance(logits, (tuple, list)):
+            logits = logits[-1]
+        if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
+            raise TypeError(
+                "PatchClassifier: the classifier's mode='tensor' forward must return "
+                f'(N, num_classes) logits, got '
+                f'{getattr(logits, "shape", type(logits).__name__)}')
+        return logits
+
+    # -- geometry and cost -------------------------------------------------
+    def geometry(self, input_size: Tuple[int, int]) -> Dict[str, lsp.BranchGeometry]:
+        """The localizer's per-branch geometry for an ``(H, W)`` input (cached)."""
+        key = (int(input_size[0]), int(input_size[1]))
+        if key not in self._geometry_cache:
+            self._geometry_cache[key] = self.localizer.backbone.geometry(key)
+        return self._geometry_cache[key]
+
+    def macs(self, which: str, size: Tuple[int, int], channels: int = 3) -> int:
+        """MACs of one forward of ``'localizer'`` or ``'classifier'`` on one
+        ``channels x H x W`` input (:func:`count_macs`, cached by size)."""
+        key = (which, int(size[0]), int(size[1]))
+        if key not in self._macs_cache:
+            module = self.localizer if which == 'localizer' else self.classifier
+            self._macs_cache[key] = count_macs(module, (1, channels) + key[1:])
+        return self._macs_cache[key]
+
+    # -- test ----------------------------------------------------------------
+    def predict(self, inputs: torch.Tensor,
+                data_samples: Optional[List[DataSample]] = None) -> List[DataSample]:
+        """Classify every image of ``inputs`` ``(B, 3, H, W)`` (normalised)
+        according to ``mode``; see the class docstring for what is stored."""
+        B, C, H, W = inputs.shape
+        if data_samples is None:
+            data_samples = [DataSample() for _ in range(B)]
+        if len(data_samples) != B:
+            raise ValueError(f'PatchClassifier: {len(data_samples)} data samples for '
+                             f'{B} images')
+        for data_sample in data_samples:
+            img_shape = data_sample.metainfo.get('img_shape')
+            if img_shape is not None and tuple(img_shape[:2]) != (H, W):
+                where = data_sample.metainfo.get('img_path', 'an image')
+                raise ValueError(
+                    f'PatchClassifier: {where} is {img_shape[0]}x{img_shape[1]} '
+                    f'but the batch is {H}x{W} '
+                    '(padded): patches and costs would include the padding; resize '
+                    'every image to one size in the test pipeline (e.g. '
+                    'Resize(scale=(224, 224))) or use batch size 1')
+        if self.mode == 'full':
+            return self._predict_full(inputs, data_samples)
+
+        with torch.no_grad():
+            decisions = self.localizer.predict(inputs)  # B DataSamples
+        geometry = self.geometry((H, W))
+        localizer_macs = self.macs('localizer', (H, W), C)
+        full_macs = self.macs('classifier', (H, W), C) \
+            if self.count_full_image_macs else None
+        for i, (data_sample, decision) in enumerate(zip(data_samples, decisions)):
+            theta = decision.branch
+            geo = geometry[theta]
+            rf = geo.rf
+            if self.mode == 'localize':
+                heatmap = decision.heatmap.detach().float().cpu().numpy()  # (h, w)
+                result = lsp.localize_semantic_patches(heatmap, geo,
+                                                       **self.lsp_setting[theta])
+                boxes = result.boxes[:self.max_patches]  # (n, 4) [x1, y1, x2, y2]
+                patches = torch.stack([inputs[i, :, y1:y2, x1:x2]
+                                       for x1, y1, x2, y2 in boxes.tolist()
+                                       ])  # (n, C, rf, rf)
+            else:  # 'rescale': the whole image at the patch size
+                boxes = np.array([[0, 0, W, H]], dtype=np.int64)  # (1, 4)
+                patches = F.interpolate(inputs[i:i + 1], size=(rf, rf),
+                                        **self.rescale_cfg)  # (1, C, rf, rf)
+            probs = self._logits(patches).softmax(dim=-1)  # (n, K)
+            n = probs.size(0)
+            self._set_prediction(
+                data_sample, probs, torch.as_tensor(boxes, dtype=torch.int64),
+                branch=theta, localizer_label=int(decision.pred_label.item()),
+                patch_size=rf, localizer_macs=localizer_macs,
+                classifier_macs=n * self.macs('classifier', (rf, rf), C),
+                full_image_macs=full_macs)
+        return data_samples
+
+    def _predict_full(self, inputs: torch.Tensor,
+                      data_samples: List[DataSample]) -> List[DataSample]:
+        B, C, H, W = inputs.shape
+        probs = self._logits(inputs).softmax(dim=-1)  # (B, K)
+        macs = self.macs('classifier', (H, W), C)
+        box = torch.tensor([[0, 0, W, H]], dtype=torch.int64)  # (1, 4)
+        for i, data_sample in enumerate(data_samples):
+            self._set_prediction(data_sample, probs[i:i + 1], box, branch=None,
+                                 localizer_label=-1, patch_size=H, localizer_macs=0,
+                                 classifier_macs=macs,
+                                 full_image_macs=macs if self.count_full_image_macs
+                                 else None)
+        return data_samples
+
+    @staticmethod
+    def _set_prediction(data_sample: DataSample, probs: torch.Tensor,
+                        boxes: torch.Tensor, branch: Optional[str],
+                        localizer_label: int, patch_size: int, localizer_macs: int,
+                        classifier_macs: int, full_image_macs: Optional[int]) -> None:
+        """Store the image score (mean of the ``(n, K)`` patch softmaxes) and
+        the per-image record."""
+        probs = probs.detach()
+        score = probs.sum(dim=0) / probs.size(0)  # (K,) sum of softmaxes / n
+        data_sample.set_pred_score(score).set_pred_label(int(score.argmax()))
+        data_sample.set_field(probs, 'patch_scores', dtype=torch.Tensor)
+        data_sample.set_field(boxes, 'patch_boxes', dtype=torch.Tensor)
+        meta = dict(branch=branch, localizer_label=localizer_label,
+                    patch_size=int(patch_size), num_patches=int(probs.size(0)),
+                    localizer_macs=int(localizer_macs),
+                    classifier_macs=int(classifier_macs))
+        if full_image_macs is not None:
+            meta['full_image_macs'] = int(full_image_macs)
+        data_sample.set_metainfo(meta)

@@ -1,0 +1,268 @@
+"""Cost of classifying from semantic patches vs the full image, per image, on
+this machine, in one run (paper Table 3; the paper counts FLOPs only and
+leaves AnchorNet out).
+
+    python tools/analysis_tools/benchmark_patch_pipeline.py \\
+        PATCH_CONFIG PATCH_CKPT FULL_CONFIG FULL_CKPT [CONFIG CKPT ...] \\
+        [--num-images 60] [--warmup 5] [--threads N] [--out table.json]
+
+Every ``CONFIG CKPT`` pair is one row: a ``PatchClassifier`` config in any
+mode (``localize``, ``rescale`` or ``full``) and the checkpoint loaded into it
+(a PatchClassifier checkpoint or a plain classifier checkpoint; ``none``
+keeps the initial weights). All rows classify the same first ``--num-images``
+images of their config's test set, one image at a time (batch 1), on the CPU
+(or ``--device cuda``). Per row:
+
+* MACs per image (mean), as the model counts them with mmengine's
+  ``FlopAnalyzer``: AnchorNet, the classifier (``n`` patches x its cost at the
+  patch size), their total, and the total relative to the first ``full`` row;
+* wall time per image (median over the images, after ``--warmup`` untimed
+  images and one untimed classifier forward per possible patch batch shape;
+  data loading and normalisation excluded): the classifier's forward
+  (timed by hooks around it), everything else of the prediction (AnchorNet,
+  the decision, LSP and the crops) and the total;
+* top-1 accuracy (%) and the mean number of patches over those images.
+"""
+import argparse
+import json
+import os.path as osp
+import statistics
+import sys
+import time
+
+sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
+
+import torch  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.dataset import pseudo_collate  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
+from mmengine.runner.checkpoint import load_checkpoint  # noqa: E402
+from mmengine.utils import ProgressBar  # noqa: E402
+
+import mmfsod  # noqa: E402,F401  (compat: checkpoints on torch >= 2.6)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('runs', nargs='+', metavar='CONFIG CKPT',
+                        help='pairs of a PatchClassifier config and its checkpoint '
+                        '("none": initial weights)')
+    parser.add_argument('--num-images', type=int, default=60,
+                        help='first images of the test set, timed')
+    parser.add_argument('--warmup', type=int, default=5,
+                        help='untimed predictions first (of the first timed images)')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch CPU threads (default: torch default)')
+    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    parser.add_argument('--out', help='also write the table as JSON here')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='overrides applied to every config')
+    args = parser.parse_args(argv)
+    if len(args.runs) % 2:
+        parser.error(f'runs must be CONFIG CKPT pairs, got {len(args.runs)} values')
+    if args.num_images < 1 or args.warmup < 0:
+        parser.error('--num-images must be >= 1 and --warmup >= 0')
+    return args
+
+
+def build_model(config: str, checkpoint: str, cfg_options, device: str):
+    """The config's model (top-level data_preprocessor merged as the Runner
+    does) with the checkpoint loaded, in eval mode."""
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config {config!r} does not exist')
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    from mmpretrain.registry import DATASETS, MODELS
+    model_cfg = cfg.model.to_dict()
+    if model_cfg.get('type') != 'PatchClassifier':
+        raise ValueError(f'{config}: model.type is {model_cfg.get("type")!r}; the '
+                         'benchmark needs a PatchClassifier config (mode localize, '
+                         'rescale or full)')
+    if cfg.get('data_preprocessor') is not None:
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor.to_dict())
+    model = MODELS.build(model_cfg)
+    if checkpoint.lower() != 'none':
+        if '://' not in checkpoint and not osp.isfile(checkpoint):
+            raise FileNotFoundError(f'checkpoint {checkpoint!r} (for {config}) does '
+                                    'not exist')
+        load_checkpoint(model, checkpoint, map_location='cpu', logger='current')
+    model.to(device).eval()
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    return model, dataset
+
+
+class ForwardTimer:
+    """Wall time of every forward of a module (pre/post hooks)."""
+
+    def __init__(self, module, device):
+        self.device = device
+        self.total = 0.0
+        self._start = None
+        self._handles = [module.register_forward_pre_hook(self._pre),
+                         module.register_forward_hook(self._post)]
+
+    def _sync(self):
+        if self.device == 'cuda':
+            torch.cuda.synchronize()
+
+    def _pre(self, module, args):
+        self._sync()
+        self._start = time.perf_counter()
+
+    def _post(self, module, args, output):
+        self._sync()
+        self.total += time.perf_counter() - self._start
+
+    def remove(self):
+        for handle in self._handles:
+            handle.remove()
+
+
+def warm_classifier_shapes(model, input_size, channels, device):
+    """Run the classifier once on every batch shape the pipeline can give it
+    (``n`` patches of every branch size, ``n`` up to the LSP limit), untimed:
+    the CPU convolution backend prepares its kernels per input shape."""
+    if model.mode == 'full' or model.localizer is None:
+        return
+    for name, geo in model.geometry(input_size).items():
+        if model.mode == 'rescale':
+            most = 1
+        else:
+            most = model.lsp_setting[name]['k_max']
+            if model.max_patches is not None:
+                most = min(most, model.max_patches)
+        for n in range(1, most + 1):
+            with torch.no_grad():
+                model.classifier(torch.zeros(n, channels, geo.rf, geo.rf,
+                                             device=device), mode='tensor')
+
+
+def benchmark(model, dataset, indices, warmup_indices, device):
+    """Predict every image of ``indices`` alone; return per-image records."""
+    # the MAC counts trace the models: make them before any timing
+    first = model.data_preprocessor(pseudo_collate([dataset[indices[0]]]), False)
+    H, W = first['inputs'].shape[-2:]
+    channels = first['inputs'].shape[1]
+    if model.localizer is not None:
+        model.macs('localizer', (H, W), channels)
+        for geo in model.geometry((H, W)).values():
+            model.macs('classifier', (geo.rf, geo.rf), channels)
+    model.macs('classifier', (H, W), channels)
+    warm_classifier_shapes(model, (H, W), channels, device)
+    timer = ForwardTimer(model.classifier, device)
+    records = []
+    progress = ProgressBar(len(warmup_indices) + len(indices))
+    try:
+        for timed, idx in [(False, i) for i in warmup_indices] + \
+                [(True, i) for i in indices]:
+            data = model.data_preprocessor(pseudo_collate([dataset[idx]]), False)
+            inputs = data['inputs'].to(device)  # (1, 3, H, W)
+            timer.total = 0.0
+            with torch.no_grad():
+                timer._sync()
+                start = time.perf_counter()
+                pred = model.predict(inputs, data['data_samples'])[0]
+                timer._sync()
+                total = time.perf_counter() - start
+            progress.update()
+            if not timed:
+                continue
+            gt = pred.get('gt_label')
+            records.append(dict(
+                img_path=pred.get('img_path'),
+                correct=None if gt is None else int(pred.pred_label) == int(gt[0]),
+                num_patches=pred.num_patches, branch=pred.branch,
+                localizer_macs=pred.localizer_macs,
+                classifier_macs=pred.classifier_macs,
+                total_s=total, classifier_s=timer.total,
+                rest_s=total - timer.total))
+    finally:
+        timer.remove()
+    sys.stdout.write('\n')
+    return records
+
+
+def summarise(name, mode, records):
+    mean = statistics.fmean
+    median = statistics.median
+    correct = [r['correct'] for r in records if r['correct'] is not None]
+    return dict(
+        run=name, mode=mode, images=len(records),
+        top1=100.0 * mean(correct) if correct else float('nan'),
+        patches=mean(r['num_patches'] for r in records),
+        anchornet_gmacs=mean(r['localizer_macs'] for r in records) / 1e9,
+        classifier_gmacs=mean(r['classifier_macs'] for r in records) / 1e9,
+        total_gmacs=mean(r['localizer_macs'] + r['classifier_macs']
+                         for r in records) / 1e9,
+        rest_ms=1e3 * median(r['rest_s'] for r in records),
+        classifier_ms=1e3 * median(r['classifier_s'] for r in records),
+        total_ms=1e3 * median(r['total_s'] for r in records))
+
+
+def format_table(rows):
+    full = next((r for r in rows if r['mode'] == 'full'), None)
+    columns = [('run', '{}'), ('mode', '{}'), ('images', '{}'), ('top-1 %', '{:.1f}'),
+               ('patches', '{:.2f}'), ('AnchorNet GMACs', '{:.4f}'),
+               ('classifier GMACs', '{:.4f}'), ('total GMACs', '{:.4f}'),
+               ('MACs / full', '{:.3f}'), ('AnchorNet+LSP ms', '{:.2f}'),
+               ('classifier ms', '{:.2f}'), ('total ms', '{:.2f}'),
+               ('time / full', '{:.3f}')]
+    keys = ['run', 'mode', 'images', 'top1', 'patches', 'anchornet_gmacs',
+            'classifier_gmacs', 'total_gmacs', 'macs_ratio', 'rest_ms',
+            'classifier_ms', 'total_ms', 'time_ratio']
+    for row in rows:
+        row['macs_ratio'] = row['total_gmacs'] / full['total_gmacs'] if full \
+            else float('nan')
+        row['time_ratio'] = row['total_ms'] / full['total_ms'] if full \
+            else float('nan')
+    cells = [[fmt.format(row[key]) for (_, fmt), key in zip(columns, keys)]
+             for row in rows]
+    widths = [max(len(title), *(len(c[i]) for c in cells))
+              for i, (title, _) in enumerate(columns)]
+    lines = [' | '.join(t.ljust(w) for (t, _), w in zip(columns, widths)),
+             '-+-'.join('-' * w for w in widths)]
+    lines += [' | '.join(c.ljust(w) for c, w in zip(cell, widths)) for cell in cells]
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        raise RuntimeError('--device cuda: no GPU is available')
+    pairs = list(zip(args.runs[0::2], args.runs[1::2]))
+    rows, image_lists = [], []
+    for config, checkpoint in pairs:
+        name = osp.splitext(osp.basename(config))[0]
+        print(f'== {name} ({checkpoint})')
+        model, dataset = build_model(config, checkpoint, args.cfg_options, args.device)
+        n = len(dataset)
+        if n < args.num_images:
+            raise ValueError(f'{config}: the test set has {n} images, fewer than '
+                             f'--num-images {args.num_images}')
+        indices = list(range(args.num_images))
+        warmup = [indices[i % len(indices)] for i in range(args.warmup)]
+        records = benchmark(model, dataset, indices, warmup, args.device)
+        image_lists.append([r['img_path'] for r in records])
+        rows.append(summarise(name, model.mode, records))
+        del model
+    if any(paths != image_lists[0] for paths in image_lists):
+        print('WARNING: the runs did not classify the same images (their test sets '
+              'differ)')
+    print(f'\nper image, batch 1, {args.device}, torch threads '
+          f'{torch.get_num_threads()}; MACs by mmengine FlopAnalyzer (mean), wall '
+          f'times median over {args.num_images} images after {args.warmup} warm-up')
+    print(format_table(rows))
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(dict(device=args.device, threads=torch.get_num_threads(),
+                           num_images=args.num_images, rows=rows), f, indent=2)
+        print(f'written {args.out}')
+    return rows
+
+
+if __name__ == '__main__':
+    main()
