@@ -8,7 +8,6 @@ from mmdet.registry import DATASETS, MODELS
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
-from mmengine.structures import InstanceData
 
 from mmfsod.detection.datasets import build_template_supports, select_support_templates
 

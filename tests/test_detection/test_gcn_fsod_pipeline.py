@@ -4,7 +4,6 @@ K-shot fine-tuning from its checkpoint -> test with the recorded templates
 tested with the fine-tuning templates (the "before fine-tuning" figure)."""
 import glob
 import json
-import os
 import os.path as osp
 
 import pytest

@@ -221,4 +221,3 @@ class QuerySupportDetector(BaseDetector):
                 merged = merged[keep]
             results.append(merged)
         return self.add_pred_to_datasample(batch_data_samples, results)
-

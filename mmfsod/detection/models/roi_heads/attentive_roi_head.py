@@ -1,14 +1,13 @@
 """RoI head of a query-support detector: query RoIs matched to support RoIs."""
 from typing import List, Tuple
 
-import torch
 from mmdet.models.roi_heads import StandardRoIHead
 from mmdet.models.task_modules.samplers import SamplingResult
 from mmdet.models.utils import empty_instances, unpack_gt_instances
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.structures.bbox import bbox2roi
-from mmdet.utils import ConfigType, InstanceList
+from mmdet.utils import InstanceList
 from torch import Tensor
 
 
