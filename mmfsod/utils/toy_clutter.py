@@ -60,20 +60,18 @@ and :class:`mmfsod.classification.datasets.ToyClutterDataset` calls it on
 first use. The drawing reuses toy shapes' shape, texture and background
 helpers: a change there that changes pixels must bump ``version`` here too.
 """
-import fcntl
 import json
 import math
 import numbers
 import os
 import os.path as osp
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
 
+from mmfsod.utils.generated_set import write_set_once
 from mmfsod.utils.toy_shapes import _background, _shape_mask, _texture
 
 Colour = Tuple[int, int, int]
@@ -369,36 +367,7 @@ def generate_toy_clutter(out_dir: str, spec: Optional[ToyClutterSpec] = None,
     else:
         spec.validate()
         spec = _plain(spec)
-    out_dir = osp.abspath(out_dir.rstrip('/'))
-    os.makedirs(osp.dirname(out_dir), exist_ok=True)
-    # Several processes (ranks, a second command) may ask for the same set at
-    # once: one writes, the others wait and reuse it.
-    with open(out_dir + '.lock', 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            return _generate_locked(out_dir, spec, overwrite)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _generate_locked(out_dir: str, spec: ToyClutterSpec, overwrite: bool) -> str:
-    existing = read_spec(out_dir)
-    if existing == spec:
-        return 'exists'
-    if osp.exists(out_dir) and os.listdir(out_dir):
-        if existing is None and not overwrite:
-            raise ValueError(
-                f'toy clutter: {out_dir} exists and is not a complete toy clutter '
-                'set; remove it or choose another output directory')
-        if existing is not None and not overwrite:
-            raise ValueError(
-                f'toy clutter: {out_dir} was generated with {asdict(existing)}, '
-                f'but {asdict(spec)} was asked for; remove it, pass overwrite=True '
-                '(--overwrite), or use another directory')
-    # Write into a temporary sibling, then swap it in: a crash never leaves a
-    # half-written set that looks complete.
-    tmp = tempfile.mkdtemp(prefix='.toy_clutter_tmp_', dir=osp.dirname(out_dir))
-    try:
+    def write(tmp: str) -> None:
         os.makedirs(osp.join(tmp, 'meta'))
         for split in SPLITS:
             _write_split(spec, split, tmp)
@@ -407,11 +376,5 @@ def _generate_locked(out_dir: str, spec: ToyClutterSpec, overwrite: bool) -> str
         with open(osp.join(tmp, 'meta', 'spec.json'), 'w') as f:
             json.dump(dict(description='mmfsod toy clutter', **asdict(spec)), f,
                       indent=1, sort_keys=True)
-        os.chmod(tmp, 0o755)  # mkdtemp makes it 0o700
-        if osp.exists(out_dir):
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return 'generated'
+
+    return write_set_once(out_dir, spec, read_spec, write, 'toy clutter', overwrite)

@@ -15,18 +15,17 @@ Pure numpy / OpenCV: no registry, no torch. :func:`generate_toy_shapes` is the
 entry point; ``tools/data/generate_toy_shapes.py`` is its command line, and
 :class:`mmfsod.detection.datasets.ToyShapesDataset` calls it on first use.
 """
-import fcntl
 import json
 import math
 import os
 import os.path as osp
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
+
+from mmfsod.utils.generated_set import write_set_once
 
 # The category table is data: (name, shape, RGB colour, texture).
 # Shapes differ in outline, colours in hue, textures in pattern.
@@ -340,45 +339,11 @@ def generate_toy_shapes(out_dir: str, spec: Optional[ToyShapesSpec] = None,
     elif kwargs:
         raise ValueError('toy shapes: give either spec or keyword arguments')
     spec.validate()
-    out_dir = osp.abspath(out_dir.rstrip('/'))
-    os.makedirs(osp.dirname(out_dir), exist_ok=True)
-    # Several processes (ranks, dataloader workers, a second command) may ask
-    # for the same set at once: one writes, the others wait and reuse it.
-    with open(out_dir + '.lock', 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            return _generate_locked(out_dir, spec, overwrite)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _generate_locked(out_dir: str, spec: ToyShapesSpec, overwrite: bool) -> str:
-    existing = read_spec(out_dir)
-    if existing == spec:
-        return 'exists'
-    if osp.exists(out_dir) and os.listdir(out_dir):
-        if existing is None and not overwrite:
-            raise ValueError(
-                f'toy shapes: {out_dir} exists and is not a complete toy shapes set; '
-                'remove it or choose another output directory')
-        if existing is not None and not overwrite:
-            raise ValueError(
-                f'toy shapes: {out_dir} was generated with {asdict(existing)}, '
-                f'but {asdict(spec)} was asked for; remove it, pass overwrite=True '
-                '(--overwrite), or use another directory')
-    # Write into a temporary sibling, then swap it in: a crash never leaves a
-    # half-written set that looks complete.
-    tmp = tempfile.mkdtemp(prefix='.toy_shapes_tmp_', dir=osp.dirname(out_dir))
-    try:
+    def write(tmp: str) -> None:
         os.makedirs(osp.join(tmp, 'annotations'))
         for split in SPLITS:
             coco = _write_split(spec, split, tmp)
             with open(ann_file(tmp, split), 'w') as f:
                 json.dump(coco, f, indent=None, separators=(',', ':'))
-        if osp.exists(out_dir):
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return 'generated'
+
+    return write_set_once(out_dir, spec, read_spec, write, 'toy shapes', overwrite)

@@ -1,0 +1,78 @@
+"""Write a generated data set once: idempotent, process-safe and atomic.
+
+The toy sets (:mod:`mmfsod.utils.toy_shapes`, :mod:`mmfsod.utils.toy_clutter`)
+are generated on first use, possibly by several processes at once (ranks,
+dataloader workers, a second command). :func:`write_set_once` makes that safe:
+
+* a file lock next to the set lets one process write while the others wait
+  and then find the set complete;
+* a set made with the same parameters is reused (``'exists'``); one made with
+  other parameters, or a directory of unrelated files, is an error naming
+  both, unless ``overwrite``;
+* the set is written into a temporary sibling directory and swapped in, so a
+  crash never leaves a half-written set that looks complete.
+"""
+import fcntl
+import os
+import os.path as osp
+import shutil
+import tempfile
+from dataclasses import asdict
+from typing import Any, Callable, Optional
+
+
+def write_set_once(out_dir: str, spec: Any, read_spec: Callable[[str], Optional[Any]],
+                   write: Callable[[str], None], name: str,
+                   overwrite: bool = False) -> str:
+    """Write the set described by ``spec`` under ``out_dir`` unless it is there.
+
+    Args:
+        out_dir (str): the set's directory.
+        spec (dataclass): the set's parameters (compared with ``==``).
+        read_spec (callable): ``read_spec(dir)`` -> the spec of the complete
+            set in ``dir``, or None if ``dir`` holds no complete set.
+        write (callable): ``write(dir)`` writes the whole set into the empty
+            directory ``dir`` (a temporary one, renamed to ``out_dir`` after).
+        name (str): what the set is called in messages, e.g. ``'toy shapes'``.
+        overwrite (bool): replace a set made with other parameters instead of
+            raising.
+
+    Returns:
+        str: ``'exists'`` if ``out_dir`` already held this exact set,
+        ``'generated'`` otherwise.
+
+    Raises:
+        ValueError: ``out_dir`` holds a set made with other parameters or
+            unrelated files, and ``overwrite`` is False.
+    """
+    out_dir = osp.abspath(out_dir.rstrip('/'))
+    os.makedirs(osp.dirname(out_dir), exist_ok=True)
+    with open(out_dir + '.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            existing = read_spec(out_dir)
+            if existing == spec:
+                return 'exists'
+            if osp.exists(out_dir) and os.listdir(out_dir) and not overwrite:
+                if existing is None:
+                    raise ValueError(
+                        f'{name}: {out_dir} exists and is not a complete {name} set; '
+                        'remove it or choose another output directory')
+                raise ValueError(
+                    f'{name}: {out_dir} was generated with {asdict(existing)}, but '
+                    f'{asdict(spec)} was asked for; remove it, pass overwrite=True '
+                    '(--overwrite), or use another directory')
+            tmp = tempfile.mkdtemp(prefix=f'.{name.replace(" ", "_")}_tmp_',
+                                   dir=osp.dirname(out_dir))
+            try:
+                write(tmp)
+                os.chmod(tmp, 0o755)  # mkdtemp makes it 0o700
+                if osp.exists(out_dir):
+                    shutil.rmtree(out_dir)
+                os.replace(tmp, out_dir)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            return 'generated'
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
