@@ -98,10 +98,14 @@ def test_matching_vectors():
     g_in, l_in = _capture_input(head.global_embed), _capture_input(head.local_embed)
     cls_in = _capture_input(head.fc_cls)
     cls_score, _ = head(q, s)
-    # C_g: [GAP(s), GAP(q)]; C_l: sum_xy s * q
+    # C_g: [GAP(s), GAP(q)]; C_l: sum_xy s * q, divided by S * S by default
     q_g = torch.cat([s.mean((2, 3)), q.mean((2, 3))], 1)  # (M, 2C), support first
     torch.testing.assert_close(g_in['x'], q_g)
-    torch.testing.assert_close(l_in['x'], (s * q).sum((2, 3)))
+    torch.testing.assert_close(l_in['x'], (s * q).sum((2, 3)) / (S * S))
+    summed = make_head(local_pool='sum')
+    sum_in = _capture_input(summed.local_embed)
+    summed(q, s)
+    torch.testing.assert_close(sum_in['x'], (s * q).sum((2, 3)))  # the paper's literal sum
     # classifier: concatenated ReLU embeddings -> one FC == per-branch logits summed
     e_g = F.relu(head.global_embed(g_in['x']))
     e_l = F.relu(head.local_embed(l_in['x']))
@@ -245,6 +249,7 @@ def test_training_separates_matching_pairs():
 @pytest.mark.parametrize('kwargs,match', [
     (dict(reg_type='conv'), 'reg_type'),
     (dict(with_global=False, with_local=False), 'with_global and with_local'),
+    (dict(local_pool='max'), "unknown local_pool='max'"),
     (dict(num_classes=2), 'num_classes'),
     (dict(reg_class_agnostic=False), 'reg_class_agnostic'),
     (dict(reg_convs=2), 'reg_convs'),

@@ -53,6 +53,14 @@ def test_base_training_fine_tuning_test(fsod_env, tmp_path):
     pictures = glob.glob(str(ft_dir / '*' / 'tp_fp' / '*.jpg'))
     assert len(pictures) == 6, pictures  # every val image (6 < num_images=8)
 
+    # the losses of both checkpoints on the novel classes' training pairs
+    res = run_tool(['tools/analysis_tools/pair_loss.py', FINE_TUNE, base_ckpt, ft_ckpt,
+                    '--num-items', '2'], env=fsod_env)
+    assert res.returncode == 0, res.stdout[-4000:]
+    assert "2 training pairs whose positive class is one of ['blue_triangle'" in res.stdout
+    rows = [line for line in res.stdout.splitlines() if 'iter_3.pth |' in line]
+    assert len(rows) == 2 and all('loss_rpn_cls' not in r for r in rows)
+
     # before fine-tuning: the base model with the fine-tuning templates
     res = run_tool(['tools/test.py', FINE_TUNE, base_ckpt, '--work-dir',
                     str(tmp_path / 'before'), '--cfg-options',

@@ -10,6 +10,7 @@ from mmdet.utils import ConfigType, OptMultiConfig
 from torch import Tensor
 
 REG_TYPES = ('attentive', 'stacked')
+LOCAL_POOLS = ('mean', 'sum')
 
 
 @MODELS.register_module()
@@ -25,7 +26,9 @@ class AttentiveBBoxHead(BBoxHead):
       \mathrm{GAP}(q_i^{roi})]` (2C; support first, as in the paper's
       "(s^roi, q_i^roi)");
     - local matching ``C_l``: :math:`q_i^l = \sum_{x,y} (s^{roi} \odot
-      q_i^{roi})_{:,x,y}` (C), the spatially summed point-wise product;
+      q_i^{roi})_{:,x,y}` (C), the spatially summed point-wise product
+      (``local_pool='sum'``); by default divided by S x S (``'mean'``, see
+      below);
     - "we embed q_i^g and q_i^l into another space and perform
       classifications" -- the binary decision "same category or not";
     - category-attentive regression ``R_c``: :math:`\mathrm{GAP}(s^{roi})`
@@ -73,6 +76,13 @@ class AttentiveBBoxHead(BBoxHead):
         num_classes (int): must be 1 (binary pair head).
         with_global (bool): use global matching ``C_g``. Defaults to True.
         with_local (bool): use local matching ``C_l``. Defaults to True.
+        local_pool (str): ``'mean'`` (default) or ``'sum'`` (the paper's
+            literal "summed") over the S x S positions of ``s ⊙ q``. The two
+            differ by the constant S², which ``local_embed`` can absorb, but
+            the sum makes q_l ~S² times larger than the global vectors: with
+            S = 7 a freshly initialised head gave RoI logits of ~10 and SGD
+            diverged on a fixed batch without warm-up, while the mean keeps
+            both matching inputs on one scale.
             At least one of ``with_global`` / ``with_local`` must be True.
         reg_type (str): ``'attentive'`` (``R_c``, default) or ``'stacked'``
             (``R_s``).
@@ -97,6 +107,7 @@ class AttentiveBBoxHead(BBoxHead):
                  num_classes: int = 1,
                  with_global: bool = True,
                  with_local: bool = True,
+                 local_pool: str = 'mean',
                  reg_type: str = 'attentive',
                  embed_channels: int = 1024,
                  reg_convs: Sequence[int] = (256, 256),
@@ -126,6 +137,9 @@ class AttentiveBBoxHead(BBoxHead):
         if reg_type not in REG_TYPES:
             raise ValueError(f'{name}: unknown reg_type={reg_type!r}; choose from '
                              f'{list(REG_TYPES)} (R_c / R_s of the paper)')
+        if local_pool not in LOCAL_POOLS:
+            raise ValueError(f'{name}: unknown local_pool={local_pool!r}; choose from '
+                             f'{list(LOCAL_POOLS)}')
         if not (with_global or with_local):
             raise ValueError(f'{name}: with_global and with_local are both False; '
                              'the classifier needs at least one matching branch')
@@ -156,6 +170,7 @@ class AttentiveBBoxHead(BBoxHead):
         del self.avg_pool  # BBoxHead's; pooling is done in forward
         self.with_global = with_global
         self.with_local = with_local
+        self.local_pool = local_pool
         self.reg_type = reg_type
         self.embed_channels = embed_channels
         self.reg_conv_channels = tuple(reg_convs)
@@ -241,6 +256,8 @@ class AttentiveBBoxHead(BBoxHead):
             embeds.append(F.relu(self.global_embed(q_g)))  # (M, E)
         if self.with_local:
             q_l = (s * q).sum(dim=(2, 3))  # (M, C) q_i^l
+            if self.local_pool == 'mean':
+                q_l = q_l / (q.shape[2] * q.shape[3])
             embeds.append(F.relu(self.local_embed(q_l)))  # (M, E)
         cls_score = self.fc_cls(torch.cat(embeds, dim=1))  # (M, 2)
 
@@ -256,4 +273,5 @@ class AttentiveBBoxHead(BBoxHead):
 
     def extra_repr(self) -> str:
         return (f'with_global={self.with_global}, with_local={self.with_local}, '
+                f'local_pool={self.local_pool!r}, '
                 f'reg_type={self.reg_type!r}')
