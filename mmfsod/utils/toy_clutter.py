@@ -367,6 +367,7 @@ def generate_toy_clutter(out_dir: str, spec: Optional[ToyClutterSpec] = None,
     else:
         spec.validate()
         spec = _plain(spec)
+
     def write(tmp: str) -> None:
         os.makedirs(osp.join(tmp, 'meta'))
         for split in SPLITS:

@@ -339,6 +339,7 @@ def generate_toy_shapes(out_dir: str, spec: Optional[ToyShapesSpec] = None,
     elif kwargs:
         raise ValueError('toy shapes: give either spec or keyword arguments')
     spec.validate()
+
     def write(tmp: str) -> None:
         os.makedirs(osp.join(tmp, 'annotations'))
         for split in SPLITS:

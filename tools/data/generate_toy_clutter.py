@@ -10,48 +10,23 @@ Writes <out>/{train,val}/<class>/<index>.jpg, the lists <out>/meta/{train,val}.t
 always write byte-identical files; an existing set with the same arguments is
 kept. See mmfsod/utils/toy_clutter.py for what is drawn.
 """
-import argparse
 import os.path as osp
 import sys
-import time
-from dataclasses import fields
 
 # Run from a checkout without installing: make `mmfsod` importable.
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
+from mmfsod.utils.generated_set import generator_cli  # noqa: E402
 from mmfsod.utils.toy_clutter import (ToyClutterSpec,  # noqa: E402
                                       generate_toy_clutter)
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--out', default='data/toy_clutter', help='output directory')
-    for f in fields(ToyClutterSpec):
-        if f.name == 'version':
-            continue
-        parser.add_argument('--' + f.name.replace('_', '-'), type=type(f.default),
-                            default=f.default, help=f'(default: {f.default})')
-    parser.add_argument('--overwrite', action='store_true',
-                        help='replace a set generated with other arguments')
-    return parser, parser.parse_args(argv)
-
-
 def main(argv=None):
-    parser, args = parse_args(argv)
-    spec_args = {f.name: getattr(args, f.name) for f in fields(ToyClutterSpec)
-                 if f.name != 'version'}
-    start = time.time()
-    try:
-        spec = ToyClutterSpec(**spec_args)
-        status = generate_toy_clutter(args.out, spec, overwrite=args.overwrite)
-    except ValueError as exc:
-        parser.error(str(exc))
-    verb = 'kept existing' if status == 'exists' else 'generated'
-    print(f'{verb} toy clutter set in {args.out}: {spec.num_train} train / '
-          f'{spec.num_val} val images of {spec.img_size} px, {spec.num_classes} '
-          f'classes, seed {spec.seed} ({time.time() - start:.1f} s)')
-    return 0
+    return generator_cli(
+        argv, ToyClutterSpec, generate_toy_clutter, 'data/toy_clutter',
+        __doc__.split('\n\n')[0],
+        lambda s: (f'toy clutter set: {s.num_train} train / {s.num_val} val images of '
+                   f'{s.img_size} px, {s.num_classes} classes, seed {s.seed}'))
 
 
 if __name__ == '__main__':

@@ -7,44 +7,23 @@ the tests.
 The same arguments always write byte-identical files; an existing set with the
 same arguments is kept. See mmfsod/utils/toy_shapes.py for what is drawn.
 """
-import argparse
+import os.path as osp
 import sys
-import time
-from dataclasses import fields
 
-from mmfsod.utils.toy_shapes import (TOY_SHAPES_CLASSES, ToyShapesSpec,
-                                     generate_toy_shapes)
+# Run from a checkout without installing: make `mmfsod` importable.
+sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--out', default='data/toy_shapes', help='output directory')
-    for f in fields(ToyShapesSpec):
-        if f.name == 'version':
-            continue
-        parser.add_argument('--' + f.name.replace('_', '-'), type=type(f.default),
-                            default=f.default, help=f'(default: {f.default})')
-    parser.add_argument('--overwrite', action='store_true',
-                        help='replace a set generated with other arguments')
-    return parser, parser.parse_args(argv)
+from mmfsod.utils.generated_set import generator_cli  # noqa: E402
+from mmfsod.utils.toy_shapes import (TOY_SHAPES_CLASSES,  # noqa: E402
+                                     ToyShapesSpec, generate_toy_shapes)
 
 
 def main(argv=None):
-    parser, args = parse_args(argv)
-    spec_args = {f.name: getattr(args, f.name) for f in fields(ToyShapesSpec)
-                 if f.name != 'version'}
-    start = time.time()
-    try:
-        spec = ToyShapesSpec(**spec_args)
-        status = generate_toy_shapes(args.out, spec, overwrite=args.overwrite)
-    except ValueError as exc:
-        parser.error(str(exc))
-    verb = 'kept existing' if status == 'exists' else 'generated'
-    print(f'{verb} toy shapes set in {args.out}: {spec.num_train} train / '
-          f'{spec.num_val} val images, {len(TOY_SHAPES_CLASSES)} categories, '
-          f'seed {spec.seed} ({time.time() - start:.1f} s)')
-    return 0
+    return generator_cli(
+        argv, ToyShapesSpec, generate_toy_shapes, 'data/toy_shapes',
+        __doc__.split('\n\n')[0],
+        lambda s: (f'toy shapes set: {s.num_train} train / {s.num_val} val images, '
+                   f'{len(TOY_SHAPES_CLASSES)} categories, seed {s.seed}'))
 
 
 if __name__ == '__main__':
