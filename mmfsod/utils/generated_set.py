@@ -13,12 +13,43 @@ dataloader workers, a second command). :func:`write_set_once` makes that safe:
   crash never leaves a half-written set that looks complete.
 """
 import fcntl
+import math
+import numbers
 import os
 import os.path as osp
 import shutil
 import tempfile
 from dataclasses import asdict
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Optional
+
+
+class SpecChecker:
+    """Validate a generator spec, raising ``ValueError('<name>: <what>')``.
+
+    Args:
+        spec: the spec (a dataclass instance).
+        name (str): the set's name, the start of every message
+            (``'toy shapes'``).
+        ints (Iterable[str]): fields that must be integers (``bool`` is not).
+        reals (Iterable[str]): fields that must be finite numbers.
+    """
+
+    def __init__(self, spec: Any, name: str, ints: Iterable[str] = (),
+                 reals: Iterable[str] = ()):
+        self.name = name
+        for field in ints:
+            value = getattr(spec, field)
+            self.need(isinstance(value, numbers.Integral) and not isinstance(value, bool),
+                      f'{field} must be an integer, got {value!r}')
+        for field in reals:
+            value = getattr(spec, field)
+            self.need(isinstance(value, numbers.Real) and not isinstance(value, bool)
+                      and math.isfinite(value), f'{field} must be a number, got {value!r}')
+
+    def need(self, ok: bool, msg: str) -> None:
+        """Raise ``ValueError`` with ``msg`` unless ``ok``."""
+        if not ok:
+            raise ValueError(f'{self.name}: {msg}')
 
 
 def write_set_once(out_dir: str, spec: Any, read_spec: Callable[[str], Optional[Any]],

@@ -62,7 +62,6 @@ helpers: a change there that changes pixels must bump ``version`` here too.
 """
 import json
 import math
-import numbers
 import os
 import os.path as osp
 from dataclasses import asdict, dataclass
@@ -71,7 +70,7 @@ from typing import Dict, List, Optional, Tuple
 import cv2
 import numpy as np
 
-from mmfsod.utils.generated_set import write_set_once
+from mmfsod.utils.generated_set import SpecChecker, write_set_once
 from mmfsod.utils.toy_shapes import _background, _shape_mask, _texture
 
 Colour = Tuple[int, int, int]
@@ -130,18 +129,11 @@ class ToyClutterSpec:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the argument that is out of range."""
-        def need(ok, msg):
-            if not ok:
-                raise ValueError(f'toy clutter: {msg}')
-        for name in ('num_train', 'num_val', 'num_classes', 'img_size',
-                     'min_distractors', 'max_distractors', 'seed', 'version'):
-            value = getattr(self, name)
-            need(isinstance(value, numbers.Integral) and not isinstance(value, bool),
-                 f'{name} must be an integer, got {value!r}')
-        for name in ('min_scale', 'max_scale'):
-            value = getattr(self, name)
-            need(isinstance(value, numbers.Real) and not isinstance(value, bool)
-                 and math.isfinite(value), f'{name} must be a number, got {value!r}')
+        need = SpecChecker(
+            self, 'toy clutter',
+            ints=('num_train', 'num_val', 'num_classes', 'img_size',
+                  'min_distractors', 'max_distractors', 'seed', 'version'),
+            reals=('min_scale', 'max_scale')).need
         n_max = len(TOY_CLUTTER_CATEGORIES)
         need(2 <= self.num_classes <= n_max,
              f'num_classes must be in [2, {n_max}], got {self.num_classes}')

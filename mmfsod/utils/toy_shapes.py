@@ -25,7 +25,7 @@ from typing import Dict, List, Optional, Tuple
 import cv2
 import numpy as np
 
-from mmfsod.utils.generated_set import write_set_once
+from mmfsod.utils.generated_set import SpecChecker, write_set_once
 
 # The category table is data: (name, shape, RGB colour, texture).
 # Shapes differ in outline, colours in hue, textures in pattern.
@@ -67,14 +67,11 @@ class ToyShapesSpec:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the argument that is out of range."""
-        def need(ok, msg):
-            if not ok:
-                raise ValueError(f'toy shapes: {msg}')
-        for name in ('num_train', 'num_val', 'min_size', 'max_size', 'min_objects',
-                     'max_objects', 'seed'):
-            value = getattr(self, name)
-            need(isinstance(value, (int, np.integer)) and not isinstance(value, bool),
-                 f'{name} must be an integer, got {value!r}')
+        need = SpecChecker(
+            self, 'toy shapes',
+            ints=('num_train', 'num_val', 'min_size', 'max_size', 'min_objects',
+                  'max_objects', 'seed', 'version'),
+            reals=('min_scale', 'max_scale')).need
         need(self.num_train >= 1, f'num_train must be >= 1, got {self.num_train}')
         need(self.num_val >= 1, f'num_val must be >= 1, got {self.num_val}')
         need(self.seed >= 0, f'seed must be >= 0, got {self.seed}')

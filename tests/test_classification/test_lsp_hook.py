@@ -94,8 +94,8 @@ def test_resolve_setting_paper_and_dict():
     assert resolve_lsp_setting('downstream', NAMES)['B95'] == dict(
         k_max=10, iou_thr=0.8, coverage=0.3)
     custom = {n: dict(k_max=1, iou_thr=1, coverage=1) for n in NAMES}
-    assert resolve_lsp_setting(custom, NAMES)['B63'] == dict(k_max=1, iou_thr=1.0,
-                                                            coverage=1.0)
+    assert resolve_lsp_setting(custom, NAMES)['B63'] == dict(
+        k_max=1, iou_thr=1.0, coverage=1.0)
 
 
 @pytest.mark.parametrize('setting, match', [

@@ -67,8 +67,8 @@ def test_items_are_the_patches_with_their_image_label(records):
               (paths[0], 3, [5, 8, 17, 20]), (paths[1], 1, [12, 4, 26, 18])]
     for idx, (path, label, box) in enumerate(expect):
         info = ds.get_data_info(idx)
-        assert (info['img_path'], info['gt_label'], info['patch_box']) == (path, label,
-                                                                          box)
+        assert (info['img_path'], info['gt_label'], info['patch_box']) == (
+            path, label, box)
         assert info['patch_size'] == (box[3] - box[1], box[2] - box[0])
         assert info['input_size'] == (H, W)
         item = ds[idx]
@@ -125,6 +125,7 @@ def test_crop_patch_transform_errors():
     (lambda r: r.pop('input_size'), r"line 2: missing key\(s\) \['input_size'\]"),
     (lambda r: r.update(gt_label=None), 'line 2: gt_label is null'),
     (lambda r: r.update(gt_label=9), 'line 2: gt_label 9 is not a class index'),
+    (lambda r: r.update(gt_label='cat'), "line 2: gt_label 'cat' is not a class index"),
     (lambda r: r['patches'].append(dict(activation=1.0)),
      'line 2: patch 1 has no "box"'),
     (lambda r: r['patches'].append(dict(box=[35, 0, 45, 10])),

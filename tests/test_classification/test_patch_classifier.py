@@ -169,8 +169,7 @@ def test_patches_are_rf_crops_where_lsp_says(model, inputs, monkeypatch):
     assert pred.num_patches == 1
 
 
-def test_rescale_feeds_the_whole_image_resized_to_the_patch_size(inputs,
-                                                                  monkeypatch):
+def test_rescale_feeds_the_whole_image_resized_to_the_patch_size(inputs, monkeypatch):
     model = build(mode='rescale', max_patches=1, count_full_image_macs=False).eval()
     h, w = model.localizer.backbone.geometry((H, W))['B95'].map_size
     monkeypatch.setattr(model.localizer, 'predict',

@@ -14,8 +14,7 @@ from mmfsod.detection.datasets import build_template_supports, select_support_te
 from conftest import REPO, fsod_toy_config
 
 TOY_BASE = osp.join(REPO, 'configs/gcn_fsod/toy/gcn-fsod_r18_c4_toy_base-training.py')
-COCO_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs/gcn_fsod/coco/**/*.py'),
-                            recursive=True))
+COCO_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs/gcn_fsod/coco/**/*.py'), recursive=True))
 ABLATIONS = dict(
     global_kernel=dict(rpn_head=dict(rpn_type='global_kernel')),
     lcrpn_coupled=dict(rpn_head=dict(rpn_type='lcrpn_coupled')),
@@ -139,8 +138,8 @@ def test_predict_merges_classes_and_caps(toy_batch, fsod_toy_root):
         model.class_chunk = chunk
         model.test_cfg['max_per_img'] = cap
         with torch.no_grad():
-            return [r.pred_instances for r in model.predict(inputs, [s.clone()
-                                                                    for s in samples])]
+            return [r.pred_instances for r in model.predict(
+                inputs, [s.clone() for s in samples])]
 
     def ordered(pred):
         order = torch.argsort(pred.scores, descending=True, stable=True)

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 from mmfsod.detection.datasets import QuerySupportDataset
 from mmfsod.detection.datasets.query_support import support_instance_info
 
-from conftest import REPO, fsod_toy_config, run_tool
+from conftest import fsod_toy_config, run_tool
 
 
 @pytest.fixture(autouse=True)
@@ -28,8 +28,8 @@ def build(root, name='base-training', **changes):
 
 def test_pairing_rules(fsod_toy_root):
     ds, _ = build(fsod_toy_root, **{'train_dataloader.dataset.num_support_ways': 3,
-                                   'train_dataloader.dataset.num_support_shots': 2,
-                                   'train_dataloader.dataset.repeat': 3})
+                                    'train_dataloader.dataset.num_support_shots': 2,
+                                    'train_dataloader.dataset.repeat': 3})
     assert len(ds) == 3 * len(ds.query_indices)
     single_image = {k for k, v in ds.support_img_ids.items() if len(v) == 1}
     negatives_used = set()
@@ -59,7 +59,7 @@ def test_item_content_and_reproducibility(fsod_toy_root):
     ds, _ = build(fsod_toy_root, **{'train_dataloader.dataset.num_support_shots': 2})
     again, _ = build(fsod_toy_root, **{'train_dataloader.dataset.num_support_shots': 2})
     other_seed, _ = build(fsod_toy_root, **{'train_dataloader.dataset.num_support_shots': 2,
-                                           'train_dataloader.dataset.seed': 1})
+                                            'train_dataloader.dataset.seed': 1})
     differs = 0
     for idx in range(6):
         item = ds[idx]

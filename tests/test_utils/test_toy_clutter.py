@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import run_tool
-from mmfsod.utils.toy_clutter import (CLASS_COLOURS, DISTRACTOR_COLOURS,
+from mmfsod.utils.toy_clutter import (CLASS_COLOURS,
                                       TOY_CLUTTER_CATEGORIES, TOY_CLUTTER_CLASSES,
                                       ToyClutterSpec, draw_clutter_image,
                                       generate_toy_clutter, read_spec)

@@ -144,8 +144,8 @@ class LSPPatchDataset(BaseDataset):
         if label is None:
             raise self._error(line_no, 'gt_label is null; fine-tuning patches need '
                               'labelled images')
-        if not _is_int(label) or label < 0 or (num_classes is not None
-                                              and label >= num_classes):
+        in_range = _is_int(label) and 0 <= label < (num_classes or float('inf'))
+        if not in_range:
             raise self._error(line_no, f'gt_label {label!r} is not a class index'
                               + (f' in [0, {num_classes})' if num_classes else ''))
         patches = record['patches']
