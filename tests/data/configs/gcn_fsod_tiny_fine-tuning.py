@@ -2,24 +2,14 @@
 # (seed 0) of the 40-image toy set of tests/conftest.py
 # (MMFSOD_TEST_FSOD_ROOT), at most 160 px, 3 iterations; load_from is given
 # on the command line.
-_base_ = ['../../../configs/gcn_fsod/toy/gcn-fsod_r18_c4_toy_10shot-fine-tuning.py']
+_base_ = ['../../../configs/gcn_fsod/toy/gcn-fsod_r18_c4_toy_10shot-fine-tuning.py',
+          './_gcn_fsod_tiny_data.py']
 
 data_root = '{{$MMFSOD_TEST_FSOD_ROOT:data/toy_shapes_fsod_tiny/}}'
-toy_generate = dict(num_train=40, num_val=6, min_size=128, max_size=160, seed=0)
-img_scale = (160, 160)
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='PackDetInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
-]
+toy_generate = {{_base_.tiny_generate}}
+img_scale = {{_base_.tiny_img_scale}}
+train_pipeline = {{_base_.tiny_train_pipeline}}
+test_pipeline = {{_base_.tiny_test_pipeline}}
 train_dataloader = dict(
     num_workers=0, persistent_workers=False,
     dataset=dict(dataset=dict(data_root=data_root, generate=toy_generate,
@@ -27,7 +17,8 @@ train_dataloader = dict(
                               pipeline=train_pipeline)))
 val_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, generate=toy_generate, pipeline=test_pipeline))
+    dataset=dict(data_root=data_root, generate=toy_generate,
+                 pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
 test_evaluator = val_evaluator

@@ -1,0 +1,20 @@
+# Shared by the tiny GCN-FSOD test configs: the 40-image toy set of
+# tests/conftest.py (MMFSOD_TEST_FSOD_ROOT) at most 160 px. Only tiny_* names
+# here, so that this file can sit beside a real config in _base_. data_root
+# stays in each config: a {{_base_.x}} placeholder is text until the config is
+# built, so `data_root + 'annotations/...'` would join the placeholder.
+tiny_generate = dict(num_train=40, num_val=6, min_size=128, max_size=160, seed=0)
+tiny_img_scale = (160, 160)
+tiny_train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='Resize', scale=tiny_img_scale, keep_ratio=True),
+    dict(type='PackDetInputs')
+]
+tiny_test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=tiny_img_scale, keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='PackDetInputs',
+         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
+]
