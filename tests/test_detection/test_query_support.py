@@ -148,12 +148,59 @@ def test_skipped_queries_counted(fsod_toy_root):
     assert len(ds.query_indices) == len(src) - empty
 
 
+def test_small_instances_are_query_truth_but_not_supports(fsod_toy_root):
+    """min_support_area keeps small boxes out of the support pool only: they
+    stay in the query's ground truth, their class counts as present (never a
+    negative of that query), and the test templates follow the same limit."""
+    from mmfsod.detection.datasets import select_support_templates
+    from mmfsod.detection.datasets.query_support import box_area
+    ds, _ = build(fsod_toy_root, **{'train_dataloader.dataset.min_support_area': 0})
+    areas = sorted(box_area(inst['bbox']) for i in range(len(ds.support_dataset))
+                   for inst in ds.support_dataset.get_data_info(i)['instances'])
+    limit = areas[len(areas) // 3]  # about a third of the instances are below
+    small, _ = build(fsod_toy_root,
+                     **{'train_dataloader.dataset.min_support_area': limit})
+    below = sum(a < limit for a in areas)
+    assert small.num_small_supports == below > 0
+    assert sum(map(len, small.support_pool.values())) == len(areas) - below
+    for refs in small.support_pool.values():
+        for i, j in refs:
+            bbox = small.support_dataset.get_data_info(i)['instances'][j]['bbox']
+            assert box_area(bbox) >= limit
+    # the queries and what is present in them do not change
+    assert small.query_present == ds.query_present
+    small_classes = set()
+    for idx in range(len(small)):
+        draw = small.sample_pair(idx)
+        info = small.dataset.get_data_info(draw['query_index'])
+        present = {inst['bbox_label'] for inst in info['instances']}
+        small_classes |= {inst['bbox_label'] for inst in info['instances']
+                          if box_area(inst['bbox']) < limit}
+        for label, _, is_pos in draw['supports']:
+            assert is_pos or label not in present
+    assert small_classes  # the check above met queries with small instances
+    item = small[0]
+    draw = small.sample_pair(0)
+    info = small.dataset.get_data_info(draw['query_index'])
+    n_truth = sum(inst['bbox_label'] == draw['query_class'] for inst in info['instances'])
+    assert len(item['data_samples'].gt_instances) == n_truth
+    templates = select_support_templates(small, num_shots=None)
+    assert templates['min_area'] == limit
+    assert all(box_area(r['bbox']) >= limit
+               for rs in templates['templates'].values() for r in rs)
+    assert (sum(map(len, templates['templates'].values()))
+            == len(areas) - below)
+
+
 def test_bad_arguments(fsod_toy_root):
     _, cfg = build(fsod_toy_root)
     qs = cfg.train_dataloader.dataset
     with pytest.raises(ValueError, match='num_support_ways'):
         QuerySupportDataset(dataset=qs.dataset, support_pipeline=qs.support_pipeline,
                             num_support_ways=0)
+    with pytest.raises(ValueError, match='min_support_area'):
+        QuerySupportDataset(dataset=qs.dataset, support_pipeline=qs.support_pipeline,
+                            min_support_area=-1)
     no_pad = [t for t in qs.support_pipeline if t['type'] != 'Pad']
     ds = QuerySupportDataset(dataset=qs.dataset, support_pipeline=no_pad,
                              num_support_shots=3)

@@ -14,6 +14,9 @@ train_dataloader = dict(
         num_support_shots=1,
         repeat=1,
         seed=0,
+        # smaller instances are not cut out as supports (they stay query
+        # ground truth, and their class is never a negative of that query)
+        min_support_area=32 * 32,
         support_pipeline={{_base_.support_pipeline}},
         dataset=dict(
             type={{_base_.dataset_type}},
@@ -22,7 +25,6 @@ train_dataloader = dict(
             data_prefix=dict(img=''),
             img_subdirs={{_base_.img_subdirs}},
             classes='BASE_CLASSES',
-            min_bbox_area=32 * 32,
             filter_cfg=dict(filter_empty_gt=True, min_size=32),
             pipeline={{_base_.train_pipeline}})))
 

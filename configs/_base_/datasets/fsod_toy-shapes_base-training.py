@@ -18,6 +18,9 @@ train_dataloader = dict(
         num_support_shots=num_support_shots,
         repeat=1,
         seed=0,
+        # smaller instances are not cut out as supports (they stay query
+        # ground truth, and their class is never a negative of that query)
+        min_support_area=16,
         support_pipeline={{_base_.support_pipeline}},
         dataset=dict(
             type={{_base_.dataset_type}},
@@ -27,7 +30,6 @@ train_dataloader = dict(
             data_prefix=dict(img=''),
             classes='BASE_CLASSES',
             class_splits={{_base_.toy_class_splits}},
-            min_bbox_area=16,
             filter_cfg=dict(filter_empty_gt=True, min_size=4),
             pipeline={{_base_.train_pipeline}})))
 

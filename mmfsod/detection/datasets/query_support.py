@@ -63,6 +63,11 @@ def pack_supports(packed: List[dict], refs: Sequence[dict],
     return inputs, info
 
 
+def box_area(bbox: Sequence[float]) -> float:
+    """Area of an ``x1, y1, x2, y2`` box."""
+    return max(0.0, bbox[2] - bbox[0]) * max(0.0, bbox[3] - bbox[1])
+
+
 @contextlib.contextmanager
 def seeded_global_rngs(seed_seq: Sequence[int]):
     """Seed Python's and numpy's global generators (which mmcv/mmdet
@@ -122,6 +127,12 @@ class QuerySupportDataset:
         seed (int): seed of the draws. Defaults to 0.
         support_dataset (dict | BaseDataset, optional): where supports come
             from (same classes as ``dataset``).
+        min_support_area (float): instances whose box area (``w * h``, in
+            source-image pixels) is below this are not used as supports; they
+            stay in the query ground truth and still mark their class as
+            present in the query (so it is never a negative there). The
+            support templates chosen at test from this dataset follow the
+            same limit. Defaults to 0.
         lazy_init (bool): defer loading the annotations. Defaults to False.
     """
 
@@ -133,12 +144,17 @@ class QuerySupportDataset:
                  repeat: int = 1,
                  seed: int = 0,
                  support_dataset: Optional[Union[dict, BaseDataset]] = None,
+                 min_support_area: float = 0.0,
                  lazy_init: bool = False) -> None:
         name = type(self).__name__
         for key, value in (('num_support_ways', num_support_ways),
                            ('num_support_shots', num_support_shots), ('repeat', repeat)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f'{name}.{key} must be an integer >= 1, got {value!r}')
+        if not isinstance(min_support_area, (int, float)) or not min_support_area >= 0:
+            raise ValueError(f'{name}.min_support_area must be a number >= 0, '
+                             f'got {min_support_area!r}')
+        self.min_support_area = float(min_support_area)
         self.dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
         self.support_dataset = (self.dataset if support_dataset is None else
                                 DATASETS.build(support_dataset)
@@ -172,10 +188,15 @@ class QuerySupportDataset:
         self.support_pool: Dict[int, List[InstanceRef]] = defaultdict(list)
         pool_imgs: Dict[int, list] = defaultdict(list)
         support_imgs: Dict[int, set] = defaultdict(set)
+        self.num_small_supports = 0
         for i in range(len(self.support_dataset)):
             info = self.support_dataset.get_data_info(i)
             for j, inst in enumerate(info['instances']):
-                if not inst.get('ignore_flag', 0):
+                if inst.get('ignore_flag', 0):
+                    continue
+                if box_area(inst['bbox']) < self.min_support_area:
+                    self.num_small_supports += 1
+                else:
                     self.support_pool[inst['bbox_label']].append((i, j))
                     pool_imgs[inst['bbox_label']].append(info['img_id'])
                     support_imgs[inst['bbox_label']].add(info['img_id'])
@@ -211,6 +232,9 @@ class QuerySupportDataset:
         print_log(f'{type(self).__name__}: {len(self.query_indices)} queries x {self.repeat} '
                   f'rounds, {self.num_support_ways}-way {self.num_support_shots}-shot; '
                   f'skipped {skipped} images without an instance of a class with supports'
+                  + (f'; {self.num_small_supports} instances below min_support_area='
+                     f'{self.min_support_area:g} not used as supports'
+                     if self.num_small_supports else '')
                   + (f'; classes without supports: {no_support}' if no_support else '')
                   + (f'; classes in one image only (their supports may come from the '
                      f'query itself): {single}' if single else ''), logger='current')

@@ -24,7 +24,7 @@ import torch
 from mmengine.dataset import Compose
 from mmengine.structures import InstanceData
 
-from .query_support import pack_supports
+from .query_support import box_area, pack_supports
 
 TEMPLATE_VERSION = 1
 
@@ -46,7 +46,7 @@ def unwrap_support_source(dataset):
 
 def select_support_templates(dataset, num_shots: Optional[int] = None,
                              classes: Optional[Sequence[str]] = None,
-                             seed: int = 0) -> dict:
+                             seed: int = 0, min_area: Optional[float] = None) -> dict:
     """Choose the templates of ``classes`` from ``dataset``.
 
     Args:
@@ -58,7 +58,13 @@ def select_support_templates(dataset, num_shots: Optional[int] = None,
         classes (Sequence[str], optional): defaults to every class of the
             dataset.
         seed (int): seed of the sample.
+        min_area (float, optional): leave out instances whose box area is
+            below this. ``None``: the ``min_support_area`` of the
+            :class:`QuerySupportDataset` given (the supports it trains on),
+            else 0.
     """
+    if min_area is None:
+        min_area = getattr(dataset, 'min_support_area', 0.0)
     dataset = unwrap_support_source(dataset)
     dataset.full_init()
     names = tuple(dataset.metainfo['classes'])
@@ -74,7 +80,8 @@ def select_support_templates(dataset, num_shots: Optional[int] = None,
     for i in range(len(dataset)):
         info = dataset.get_data_info(i)
         for inst in info['instances']:
-            if inst.get('ignore_flag', 0) or inst['bbox_label'] not in per_label:
+            if (inst.get('ignore_flag', 0) or inst['bbox_label'] not in per_label
+                    or box_area(inst['bbox']) < min_area):
                 continue
             per_label[inst['bbox_label']].append(dict(
                 img_path=info['img_path'], img_id=int(info['img_id']),
@@ -83,8 +90,10 @@ def select_support_templates(dataset, num_shots: Optional[int] = None,
                 height=int(info['height']), width=int(info['width'])))
     empty = [names[k] for k, v in per_label.items() if not v]
     if empty:
-        raise ValueError(f'support templates: no instance of {empty} in '
-                         f'{type(dataset).__name__} ({getattr(dataset, "ann_file", "")})')
+        raise ValueError(f'support templates: no instance of {empty} '
+                         + (f'with a box area >= {min_area:g} ' if min_area else '')
+                         + f'in {type(dataset).__name__} '
+                         f'({getattr(dataset, "ann_file", "")})')
     rng = np.random.default_rng(seed)
     templates = {}
     for label, records in per_label.items():
@@ -94,7 +103,8 @@ def select_support_templates(dataset, num_shots: Optional[int] = None,
         templates[names[label]] = records
     source = getattr(dataset, '_source', None) or getattr(dataset, 'ann_file', '')
     return dict(version=TEMPLATE_VERSION, seed=int(seed), num_shots=num_shots,
-                source=str(source), classes=list(classes), templates=templates)
+                min_area=float(min_area), source=str(source), classes=list(classes),
+                templates=templates)
 
 
 def check_support_templates(templates: dict, where: str = 'support templates') -> dict:
