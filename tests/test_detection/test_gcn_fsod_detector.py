@@ -161,6 +161,17 @@ def test_predict_merges_classes_and_caps(toy_batch, fsod_toy_root):
     cached = model._template_feats
     run(4, 7)
     assert model._template_feats is cached
+    # new weights (a checkpoint, EMA) or a move invalidate them: predictions
+    # with halved weights differ from the cached model's
+    halved = {k: v * 0.5 if v.is_floating_point() else v
+              for k, v in model.state_dict().items()}
+    model.load_state_dict(halved)
+    assert model._template_feats is None
+    reloaded = run(4, 7)
+    assert any(len(a) != len(b) or not torch.allclose(a.scores, b.scores)
+               for a, b in zip(reloaded, capped))
+    model.to('cpu')
+    assert model._template_feats is None
 
 
 def _query_only(model, batch):

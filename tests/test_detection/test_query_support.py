@@ -83,7 +83,8 @@ def test_item_content_and_reproducibility(fsod_toy_root):
 @pytest.mark.parametrize('context', [0.0, 0.5])
 def test_support_crop_resize_pad(fsod_toy_root, context):
     """A support is the (widened) box cut from the image, resized so that its
-    longer side is 96, at the top left of a zero 96 x 96 canvas."""
+    longer side is 96, at the top left of a 96 x 96 canvas that normalises to
+    zero."""
     ds, cfg = build(fsod_toy_root)
     pipeline = cfg.support_pipeline
     pipeline[2]['context'] = context
@@ -105,7 +106,9 @@ def test_support_crop_resize_pad(fsod_toy_root, context):
         got = out['inputs'].permute(1, 2, 0).numpy()  # (96, 96, 3)
         assert got.shape == (96, 96, 3)
         np.testing.assert_array_equal(got[:h, :w], expected)
-        assert not got[h:].any() and not got[:, w:].any()  # zero padding
+        # padded with the mean pixel: zero once the preprocessor normalises
+        pad = np.array(cfg.support_pad_bgr).round().astype(np.uint8)
+        assert (got[h:] == pad).all() and (got[:, w:] == pad).all()
         assert out['data_samples'].support_crop.tolist() == [cx1, cy1, cx2, cy2]
         box = out['data_samples'].gt_instances.bboxes.tensor[0]
         assert box[2] <= w + 1e-3 and box[3] <= h + 1e-3
@@ -227,3 +230,16 @@ def test_browse_tool_draws_items(fsod_toy_root, tmp_path):
     assert pictures == ['item_00000.jpg', 'item_00001.jpg']
     img = cv2.imread(str(out / pictures[0]))
     assert img.shape[1] > 160 + 2 * 96  # query beside two supports
+
+
+@pytest.mark.parametrize('config', [
+    'configs/gcn_fsod/toy/gcn-fsod_r18_c4_toy_base-training.py',
+    'configs/gcn_fsod/coco/gcn-fsod_r50_c4_4xb2_coco_10shot-fine-tuning.py'])
+def test_support_padding_normalises_to_zero(config):
+    from mmengine.config import Config
+
+    from conftest import REPO
+    cfg = Config.fromfile(f'{REPO}/{config}')
+    pre = cfg.model.data_preprocessor
+    pad_rgb = list(cfg.support_pad_bgr)[::-1] if pre.bgr_to_rgb else cfg.support_pad_bgr
+    np.testing.assert_allclose(pad_rgb, pre.mean)

@@ -28,12 +28,16 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs')
 ]
+# The paper's zero padding is zero in the network's input, i.e. after the
+# data preprocessor subtracts the mean: pad with the mean pixel (BGR, as the
+# image is read; keep it equal to data_preprocessor.mean, which is RGB).
+support_pad_bgr = (103.53, 116.28, 123.675)
 support_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='CropSupportInstance', context=0.0),
     dict(type='Resize', scale=(support_size, support_size), keep_ratio=True),
-    dict(type='Pad', size=(support_size, support_size), pad_val=dict(img=0)),
+    dict(type='Pad', size=(support_size, support_size), pad_val=dict(img=support_pad_bgr)),
     dict(type='PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor',
                     'support_crop'))

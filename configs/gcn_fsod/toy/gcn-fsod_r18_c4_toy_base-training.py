@@ -15,7 +15,7 @@ param_scheduler = [
     dict(type='MultiStepLR', by_epoch=False, begin=0, end=max_iters,
          milestones=[int(max_iters * 0.85)], gamma=0.1)
 ]
-# from scratch with BN: a larger lr than the paper's 0.002 (ImageNet init)
+# from scratch (GroupNorm): a larger lr than the paper's 0.002 (ImageNet init)
 optim_wrapper = dict(optimizer=dict(lr=0.02), clip_grad=dict(max_norm=10, norm_type=2))
 default_hooks = dict(logger=dict(interval=20),
                      checkpoint=dict(interval=max_iters, max_keep_ckpts=1))

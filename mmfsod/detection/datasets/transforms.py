@@ -16,7 +16,8 @@ class CropSupportInstance(BaseTransform):
     cuts out that box, widened by ``context`` times its width (height) on the
     left and right (top and bottom) and clipped to the image, so that a
     following ``Resize(scale=(320, 320), keep_ratio=True)`` and
-    ``Pad(size=(320, 320))`` give the paper's zero-padded 320 x 320 support.
+    ``Pad(size=(320, 320), pad_val=dict(img=<mean pixel>))`` give the
+    paper's zero-padded 320 x 320 support (zero after normalisation).
 
     Required keys: ``img``, ``gt_bboxes`` (one box).
     Modified keys: ``img``, ``img_shape``, ``gt_bboxes`` (now in crop

@@ -174,6 +174,14 @@ class QuerySupportDetector(BaseDetector):
         self._template_feats = None  # weights will change: recompute at test
         return super().train(mode)
 
+    def _load_from_state_dict(self, *args, **kwargs):
+        self._template_feats = None  # new weights: the cached features are stale
+        return super()._load_from_state_dict(*args, **kwargs)
+
+    def _apply(self, fn, *args, **kwargs):
+        self._template_feats = None  # moved or cast: recompute on the new device
+        return super()._apply(fn, *args, **kwargs)
+
     @torch.no_grad()
     def _class_feats(self) -> dict:
         """Support maps and RoI features of every template class, cached."""
