@@ -168,19 +168,50 @@ def test_patch_size_batch_sampler_batches_one_size(records):
         dict(type='PatchSizeBatchSampler'),
         default_args=dict(sampler=sampler, batch_size=2))
     batches = list(batch_sampler)
-    assert sorted(i for b in batches for i in b) == list(range(len(sizes)))
     for batch in batches:
         assert len({sizes[i] for i in batch}) == 1 and 1 <= len(batch) <= 2
-    # sizes 10 (5 items), 14 (3), 18 (1): 3 + 2 + 1 batches, 2 + 1 full ones
-    assert len(batch_sampler) == len(batches) == 6
+    # sizes 10 (5 items), 14 (3), 18 (1): 3 full batches, then the incomplete
+    # ones up to ceil(9 / 2) = 5 batches: one single-item batch is left out
+    assert len(batch_sampler) == len(batches) == 5
     assert sum(len(b) == 2 for b in batches) == 3
+    used = [i for b in batches for i in b]
+    assert len(used) == len(set(used)) == len(sizes) - 1
     dropping = DATA_SAMPLERS.build(
         dict(type='PatchSizeBatchSampler', drop_last=True),
         default_args=dict(sampler=sampler, batch_size=2))
-    assert len(dropping) == len(list(dropping)) == 3
+    assert len(dropping) == len(list(dropping)) == 4  # floor(9 / 2)
     with pytest.raises(ValueError, match='batch_size'):
         DATA_SAMPLERS.build(dict(type='PatchSizeBatchSampler'),
                             default_args=dict(sampler=sampler, batch_size=0))
+
+
+def test_patch_size_batch_sampler_same_count_on_every_rank(records, monkeypatch):
+    """Ranks group their own indices by size, yet every rank yields
+    ceil(len(sampler) / batch_size) batches, so DDP ranks stay in step."""
+    import mmengine.dataset.sampler as sampler_module
+    root, paths, _ = records
+    rng = np.random.default_rng(0)
+    sizes = rng.choice([10, 14, 18], 61, p=[0.6, 0.3, 0.1]).tolist()
+    lines = [dict(img_path=paths[0], input_size=[H, W], gt_label=0,
+                  patches=[dict(box=[0, 0, s, s])]) for s in sizes]
+    ds = build_dataset(write_jsonl(root / 'r.jsonl', lines))
+    world = 4
+    for seed in range(5):
+        counts = []
+        for rank in range(world):
+            monkeypatch.setattr(sampler_module, 'get_dist_info', lambda: (rank, world))
+            sampler = DefaultSampler(ds, shuffle=True, seed=seed)
+            batches = list(DATA_SAMPLERS.build(dict(type='PatchSizeBatchSampler'),
+                                               default_args=dict(sampler=sampler,
+                                                                 batch_size=4)))
+            assert all(len({sizes[i] for i in b}) == 1 for b in batches)
+            counts.append(len(batches))
+        assert counts == [-(-16 // 4)] * world  # ceil(61 / 4) = 16 indices per rank
+    monkeypatch.setattr(sampler_module, 'get_dist_info', lambda: (0, 2))
+    with pytest.raises(ValueError, match='round_up'):
+        DATA_SAMPLERS.build(dict(type='PatchSizeBatchSampler'),
+                            default_args=dict(sampler=DefaultSampler(ds, round_up=False),
+                                              batch_size=4))
 
 
 def test_ann_file_and_images_relative_to_roots(records):

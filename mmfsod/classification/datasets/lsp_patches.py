@@ -18,7 +18,7 @@ and the patches come in LSP selection order (descending activation).
 import glob
 import json
 import os.path as osp
-from collections import Counter, defaultdict
+from collections import defaultdict
 from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 from mmengine.logging import print_log
@@ -185,19 +185,24 @@ class PatchSizeBatchSampler(BatchSampler):
     padding; this batch sampler keeps one bucket per size, in the order the
     wrapped sampler yields indices (e.g. mmengine's shuffled
     ``DefaultSampler``), and yields a bucket as soon as it holds
-    ``batch_size`` indices; at the end of the pass the remaining buckets are
-    yielded as smaller batches (smallest size first) unless ``drop_last``.
-    Use it as ``train_dataloader.batch_sampler=dict(type='PatchSizeBatchSampler')``.
+    ``batch_size`` indices. At the end of the pass the incomplete buckets
+    (largest first) fill up the pass to a fixed number of batches:
+    ``ceil(len(sampler) / batch_size)`` (``floor`` with ``drop_last``).
 
-    ``len()`` is counted on the first call from one pass of the wrapped
-    sampler (exact for one process; with several processes the index set of a
-    rank can change slightly between epochs).
+    That number depends only on ``len(sampler)``, which mmengine's samplers
+    make equal on every rank, so all ranks run the same number of iterations
+    (ranks that grouped their own indices into different numbers of batches
+    would leave one rank waiting in a DDP all-reduce). The price: a pass can
+    leave out up to (number of sizes - 1) incomplete batches, others each
+    pass as the shuffle changes, and with ``drop_last`` some incomplete
+    batches may be used to reach the count.
+    Use it as ``train_dataloader.batch_sampler=dict(type='PatchSizeBatchSampler')``.
 
     Args:
         sampler (Sampler): the index sampler; ``sampler.dataset`` must give
             ``get_data_info(idx)[size_key]``.
         batch_size (int): items per batch.
-        drop_last (bool): drop the incomplete batch of every size.
+        drop_last (bool): count ``floor`` instead of ``ceil`` batches.
         size_key (str): data-info key of the size. Default ``'patch_size'``.
     """
 
@@ -212,11 +217,14 @@ class PatchSizeBatchSampler(BatchSampler):
         if not hasattr(sampler, 'dataset'):
             raise TypeError('PatchSizeBatchSampler: the sampler has no `dataset` to '
                             'read patch sizes from')
+        if getattr(sampler, 'round_up', True) is False and getattr(sampler, 'world_size', 1) > 1:
+            raise ValueError('PatchSizeBatchSampler: the sampler has round_up=False, so ranks '
+                             'get different numbers of indices and would run different '
+                             'numbers of iterations; use round_up=True')
         self.sampler = sampler
         self.batch_size = batch_size
         self.drop_last = drop_last
         self.size_key = size_key
-        self._len: Optional[int] = None
 
     def _size(self, idx: int) -> Tuple[int, ...]:
         info = self.sampler.dataset.get_data_info(idx)
@@ -228,22 +236,23 @@ class PatchSizeBatchSampler(BatchSampler):
         return tuple(size) if isinstance(size, (list, tuple)) else (size, )
 
     def __iter__(self) -> Iterator[List[int]]:
+        num_batches = len(self)
         buckets: Dict[Tuple[int, ...], List[int]] = defaultdict(list)
+        done = 0
         for idx in self.sampler:
             bucket = buckets[self._size(idx)]
             bucket.append(idx)
             if len(bucket) == self.batch_size:
+                # full batches never exceed the count: sum(floor(c_s / bs))
+                # <= floor(len / bs)
                 yield bucket[:]
+                done += 1
                 bucket.clear()
-        for size in sorted(buckets):
-            if buckets[size] and not self.drop_last:
-                yield buckets[size][:]
+        # incomplete ones, largest first, up to the count (there are enough:
+        # sum(ceil(c_s / bs)) >= ceil(len / bs))
+        rest = sorted((b for b in buckets.values() if b), key=lambda b: (-len(b), b[0]))
+        yield from (b[:] for b in rest[:num_batches - done])
 
     def __len__(self) -> int:
-        if self._len is None:
-            counts = Counter(self._size(idx) for idx in self.sampler)
-            if self.drop_last:
-                self._len = sum(c // self.batch_size for c in counts.values())
-            else:
-                self._len = sum(-(-c // self.batch_size) for c in counts.values())
-        return self._len
+        n = len(self.sampler)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
