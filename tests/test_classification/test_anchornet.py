@@ -226,6 +226,8 @@ def test_predict_fields():
         assert sorted(r.branch_scores) == sorted(NAMES)
         assert tuple(r.heatmap.shape) == geo[theta].map_size
         torch.testing.assert_close(r.heatmap, outs[theta]['logit_map'][i, gamma])
+        for name, heatmap in r.heatmaps.items():  # every branch, class gamma
+            torch.testing.assert_close(heatmap, outs[name]['logit_map'][i, gamma])
         assert tuple(r.attention.shape) == geo[theta].map_size
         assert sorted(r.attentions) == sorted(NAMES)
         for name in NAMES:

@@ -274,6 +274,23 @@ def test_lsp_paper_settings_random(setting):
                               < cfg['iou_thr'])
 
 
+def test_downstream_setting_always_gives_k_patches():
+    """At 224 the paper's downstream T = 0.8 barely suppresses (neighbour IoU
+    (RF - 8) / (RF + 8): 0.77 / 0.84 / 0.87): any heatmap, peaked or flat,
+    yields exactly K = 24 / 10 / 8 patches."""
+    rng = np.random.default_rng(0)
+    for name, g in branch_geometry(224, BRANCHES).items():
+        rf = g.rf
+        assert ((rf - 8) / (rf + 8) < 0.8) == (name == 'B63')
+        h, w = g.map_size
+        yy, xx = np.mgrid[:h, :w]
+        for sigma in (0.7, 2.0, 100.0):
+            heat = np.exp(-((yy - h // 2) ** 2 + (xx - w // 2) ** 2) / (2 * sigma ** 2))
+            heat += 1e-6 * rng.random((h, w))
+            r = localize_semantic_patches(heat, g, **DOWNSTREAM[name])
+            assert len(r.indices) == DOWNSTREAM[name]['k_max']
+
+
 def test_lsp_settings_values():
     assert {n: tuple(v.values()) for n, v in VISUALISATION.items()} == {
         'B63': (5, .3, .05), 'B95': (3, .3, .04), 'B111': (2, .3, .03)}

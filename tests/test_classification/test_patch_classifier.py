@@ -45,7 +45,19 @@ def macs_of(module, shape):
         analyzer = FlopAnalyzer(module, (torch.zeros(*shape), ))
         analyzer.unsupported_ops_warnings(False)
         analyzer.uncalled_modules_warnings(False)
-        return int(analyzer.total())
+        return int(sum(v for op, v in analyzer.by_operator().items()
+                       if op in ('conv', 'linear', 'addmm', 'matmul', 'mm', 'bmm')))
+
+
+def test_count_macs_counts_multiply_accumulates_only():
+    """A 3x3 conv 3 -> 8 on 10 x 10 (8 x 8 out) and a linear 8 -> 5: BN,
+    ReLU and pooling add nothing."""
+    from mmfsod.classification.models.classifiers import count_macs
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8),
+                              torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                              torch.nn.Flatten(), torch.nn.Linear(8, 5))
+    assert count_macs(net, (1, 3, 10, 10)) == 8 * 8 * 8 * 3 * 9 + 8 * 5
+    assert net.training  # the flag is restored
 
 
 def build(seed=0, **kwargs):
@@ -167,6 +179,37 @@ def test_patches_are_rf_crops_where_lsp_says(model, inputs, monkeypatch):
         pred = model.predict(inputs[:1])[0]
     assert pred.patch_boxes.tolist() == [[8 * j, 8 * i, 8 * j + 63, 8 * i + 63]]
     assert pred.num_patches == 1
+
+
+def test_forced_branch_localizes_with_that_branch_on_every_image(inputs, monkeypatch):
+    """branch='B111': the decision picked B63, but the patches are B111's,
+    from B111's heatmap of the decided class (Table 4 per patch size)."""
+    model = build(branch='B111', max_patches=1, count_full_image_macs=False).eval()
+    geo = model.localizer.backbone.geometry((H, W))
+    heatmaps = {n: np.zeros(g.map_size) for n, g in geo.items()}
+    heatmaps['B111'][1, 2] = 1.0
+    heatmaps['B63'][4, 4] = 1.0
+
+    def decide(x):
+        out = []
+        for _ in x:
+            d = fake_decision('B63', heatmaps['B63'])
+            d.set_field({n: torch.as_tensor(m, dtype=torch.float32)
+                         for n, m in heatmaps.items()}, 'heatmaps', dtype=dict)
+            out.append(d)
+        return out
+
+    monkeypatch.setattr(model.localizer, 'predict', decide)
+    with torch.no_grad():
+        preds = model.predict(inputs)
+    for pred in preds:
+        assert pred.branch == 'B111' and pred.patch_size == 111
+        assert pred.patch_boxes.tolist() == [[16, 8, 16 + 111, 8 + 111]]
+        assert pred.classifier_macs == macs_of(model.classifier, (1, 3, 111, 111))
+    rescale = build(mode='rescale', branch='B95', count_full_image_macs=False).eval()
+    monkeypatch.setattr(rescale.localizer, 'predict', decide)
+    with torch.no_grad():
+        assert rescale.predict(inputs[:1])[0].patch_size == 95
 
 
 def test_rescale_feeds_the_whole_image_resized_to_the_patch_size(inputs, monkeypatch):
@@ -354,6 +397,7 @@ def test_plain_classifier_checkpoint_goes_into_the_classifier(tmp_path):
     (dict(localizer=CLASSIFIER), TypeError, 'AnchorNet classifier'),
     (dict(localizer='configs/nothere.py'), FileNotFoundError, 'configs/nothere.py'),
     (dict(rescale_cfg=dict(size=3)), ValueError, 'rescale_cfg'),
+    (dict(branch='B64'), ValueError, r"branch 'B64' is not a branch of the localizer"),
     (dict(classifier=dict(CLASSIFIER, data_preprocessor=dict(
         type='ClsDataPreprocessor', mean=[0, 0, 0], std=[1, 1, 1]))),
      ValueError, 'the classifier normalises its input'),

@@ -39,9 +39,9 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import DefaultScope  # noqa: E402
 
 import mmfsod  # noqa: F401,E402
+from mmfsod.classification.models.classifiers.patch_classifier import MAC_OPS  # noqa: E402
 
 DEFAULT_CONFIG = 'configs/anchornet/imagenet/anchornet_8xb32_in1k.py'
-MAC_OPS = ('conv', 'linear', 'addmm', 'matmul', 'mm', 'bmm', 'einsum')
 
 
 def parse_args(argv=None):

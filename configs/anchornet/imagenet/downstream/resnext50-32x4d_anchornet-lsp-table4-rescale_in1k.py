@@ -2,6 +2,8 @@
 # AnchorNet decides (63, 95 or 111 px) instead of the localized patch; the
 # same single input size per image as
 # resnext50-32x4d_anchornet-lsp-table4-localize_in1k.py.
+# Each column on every image (the paper's reading): one run per size with
+#   --cfg-options model.branch=B63   (or B95, B111)
 _base_ = ['./resnext50-32x4d_anchornet-lsp_in1k.py']
 
 model = dict(mode='rescale', max_patches=1)

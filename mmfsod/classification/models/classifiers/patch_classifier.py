@@ -15,8 +15,11 @@ classifies the whole image at its input size (the baseline rows of Table 3).
 
 The cost of every image is counted, not estimated: multiply-accumulates of
 the localizer at the input size and of the classifier at each input size it
-sees, by :class:`mmengine.analysis.FlopAnalyzer` (its count: one fused
-multiply-add = 1; element-wise operations are not counted), once per size.
+sees, by :class:`mmengine.analysis.FlopAnalyzer` (one fused multiply-add =
+1), once per size. Only the operators in :data:`MAC_OPS` (convolutions,
+linear layers, matrix products) count: the analyzer's default total also adds
+BN and pooling, which are not multiply-accumulates (AnchorNet at 224:
+0.486 G MACs, 0.500 G by the default total).
 """
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -40,6 +43,9 @@ PATCH_MODES = ('localize', 'rescale', 'full')
 # state-dict prefixes of a plain mmpretrain classifier (ImageClassifier)
 PLAIN_CLASSIFIER_PREFIXES = ('backbone.', 'neck.', 'head.')
 
+# The FlopAnalyzer operators that are multiply-accumulates.
+MAC_OPS = ('conv', 'linear', 'addmm', 'matmul', 'mm', 'bmm', 'einsum')
+
 REPO_ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..', '..', '..'))
 
 
@@ -48,7 +54,8 @@ def count_macs(module: nn.Module, input_shape: Sequence[int],
     """Multiply-accumulates of one forward of ``module`` on a zero input.
 
     Counted by :class:`mmengine.analysis.FlopAnalyzer` (which counts a fused
-    multiply-add as one operation, i.e. MACs) with ``module`` in eval mode and
+    multiply-add as one operation), summed over the operators of
+    :data:`MAC_OPS` only, with ``module`` in eval mode and
     without gradients; the module's training flag is restored afterwards.
     ``module(x)`` must run the whole network (an mmpretrain classifier's
     ``mode='tensor'``).
@@ -73,7 +80,8 @@ def count_macs(module: nn.Module, input_shape: Sequence[int],
             analyzer = FlopAnalyzer(module, (x, ))
             analyzer.unsupported_ops_warnings(False)
             analyzer.uncalled_modules_warnings(False)
-            return int(analyzer.total())
+            return int(sum(v for op, v in analyzer.by_operator().items()
+                           if op in MAC_OPS))
     finally:
         module.train(was_training)
 
@@ -170,6 +178,11 @@ class PatchClassifier(BaseClassifier):
         mode (str): ``'localize'`` (default), ``'rescale'`` or ``'full'``.
         max_patches (int, optional): keep only the first ``max_patches`` LSP
             patches (Table 4: 1). None keeps all.
+        branch (str, optional): use this localizer branch for every image
+            instead of the decided ``theta`` (eq. 8): its patch size, and in
+            ``'localize'`` its heatmap ``F_b[:, :, gamma]`` of the decided
+            class. Table 4 reports each patch size on every image this way.
+            None (default) follows the decision.
         rescale_cfg (dict): keyword arguments of :func:`F.interpolate` for
             ``'rescale'``. Default bilinear with antialiasing.
         count_full_image_macs (bool): also count the classifier at the input
@@ -185,6 +198,7 @@ class PatchClassifier(BaseClassifier):
                  lsp_setting: Union[str, dict] = 'downstream',
                  mode: str = 'localize',
                  max_patches: Optional[int] = None,
+                 branch: Optional[str] = None,
                  rescale_cfg: dict = dict(mode='bilinear', align_corners=False,
                                           antialias=True),
                  count_full_image_macs: bool = True,
@@ -230,6 +244,12 @@ class PatchClassifier(BaseClassifier):
             self.localizer = self._build_localizer(localizer)
         self.localizer_checkpoint = localizer_checkpoint
         self.lsp_setting = None
+        self.branch = branch
+        if branch is not None:
+            names = () if self.localizer is None else self.localizer.backbone.branch_names
+            if mode == 'full' or branch not in names:
+                raise ValueError(f'PatchClassifier: branch {branch!r} is not a branch of '
+                                 f'the localizer ({list(names)}; mode {mode!r})')
         if self.localizer is not None:
             try:
                 self.lsp_setting = lsp.resolve_setting(
@@ -443,11 +463,12 @@ class PatchClassifier(BaseClassifier):
         full_macs = self.macs('classifier', (H, W), C) \
             if self.count_full_image_macs else None
         for i, (data_sample, decision) in enumerate(zip(data_samples, decisions)):
-            theta = decision.branch
+            theta = self.branch or decision.branch
             geo = geometry[theta]
             rf = geo.rf
             if self.mode == 'localize':
-                heatmap = decision.heatmap.detach().float().cpu().numpy()  # (h, w)
+                heatmap = (decision.heatmaps[theta] if self.branch else
+                           decision.heatmap).detach().float().cpu().numpy()  # (h, w)
                 result = lsp.localize_semantic_patches(heatmap, geo,
                                                        **self.lsp_setting[theta])
                 boxes = result.boxes[:self.max_patches]  # (n, 4) [x1, y1, x2, y2]

@@ -245,7 +245,10 @@ class AnchorNetHead(BaseModule):
         ``pred_score`` (``B^theta``, the chosen branch's probabilities, whose
         argmax is ``gamma``) and the data fields ``branch`` (``theta``'s name),
         ``branch_scores`` (dict name -> ``(K,)`` probabilities), ``heatmap``
-        (``F_theta[gamma]``, ``(h_theta, w_theta)``, the LSP input) and
+        (``F_theta[gamma]``, ``(h_theta, w_theta)``, the LSP input),
+        ``heatmaps`` (dict name -> ``F_j[gamma]``, ``(h_j, w_j)``, every
+        branch's map of the decided class, e.g. to localize with a fixed
+        branch) and
         ``attention`` (``S_theta``, ``(h_theta, w_theta)``) and ``attentions``
         (dict name -> ``S_j``, ``(h_j, w_j)``, every branch's attention map,
         e.g. for the paper's Fig. 5; uniform ``1/(h_j*w_j)`` maps when
@@ -271,6 +274,9 @@ class AnchorNetHead(BaseModule):
                                   'branch_scores', dtype=dict)
             data_sample.set_field(outs[theta]['logit_map'][i, gamma].detach(),
                                   'heatmap', dtype=torch.Tensor)
+            data_sample.set_field(
+                {n: outs[n]['logit_map'][i, gamma].detach() for n in self.branch_names},
+                'heatmaps', dtype=dict)  # name -> (h_j, w_j)
             data_sample.set_field(outs[theta]['attention'][i, 0].detach(),
                                   'attention', dtype=torch.Tensor)
             data_sample.set_field(

@@ -2,8 +2,10 @@
 # gives no schedule for it; this one is OURS: SGD with AnchorNet's momentum
 # 0.9 and weight decay 1e-4, lr 0.01 for a total batch of 256 (a tenth of
 # training from scratch), linear warm-up over 500 iterations, then cosine
-# decay over 5 epochs of patches (an epoch of patches is ~3.5 ImageNet
-# epochs of images with the downstream LSP setting).
+# decay over 5 epochs of patches. The downstream LSP setting gives exactly
+# K = 24/10/8 patches per image (see lsp.py: at T = 0.8 stride-8 patches
+# barely suppress each other), so an epoch of patches has ~13 items per
+# ImageNet image (branch shares of the paper's val set) and ~1.9x its pixels.
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4))
 param_scheduler = [
