@@ -22,13 +22,12 @@ BN and pooling, which are not multiply-accumulates (AnchorNet at 224:
 0.486 G MACs, 0.500 G by the default total).
 """
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.analysis import FlopAnalyzer
 from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.model import initialize
@@ -37,53 +36,15 @@ from mmpretrain.models.classifiers import BaseClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ... import lsp
+from ... import early_exit, lsp
+from .macs import MAC_OPS, count_macs  # noqa: F401 (re-exported)
+from .patch_stages import classify_in_stages
 
 PATCH_MODES = ('localize', 'rescale', 'full')
 # state-dict prefixes of a plain mmpretrain classifier (ImageClassifier)
 PLAIN_CLASSIFIER_PREFIXES = ('backbone.', 'neck.', 'head.')
 
-# The FlopAnalyzer operators that are multiply-accumulates.
-MAC_OPS = ('conv', 'linear', 'addmm', 'matmul', 'mm', 'bmm', 'einsum')
-
 REPO_ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..', '..', '..'))
-
-
-def count_macs(module: nn.Module, input_shape: Sequence[int],
-               device: Optional[torch.device] = None) -> int:
-    """Multiply-accumulates of one forward of ``module`` on a zero input.
-
-    Counted by :class:`mmengine.analysis.FlopAnalyzer` (which counts a fused
-    multiply-add as one operation), summed over the operators of
-    :data:`MAC_OPS` only, with ``module`` in eval mode and
-    without gradients; the module's training flag is restored afterwards.
-    ``module(x)`` must run the whole network (an mmpretrain classifier's
-    ``mode='tensor'``).
-
-    Args:
-        module (nn.Module): the network.
-        input_shape (Sequence[int]): ``(N, C, H, W)`` of the input.
-        device (torch.device, optional): where the input is made; default the
-            device of the module's first parameter (CPU without parameters).
-
-    Returns:
-        int: the MACs of one forward on the whole ``input_shape`` batch.
-    """
-    if device is None:
-        param = next(module.parameters(), None)
-        device = param.device if param is not None else torch.device('cpu')
-    x = torch.zeros(tuple(int(v) for v in input_shape), device=device)  # (N, C, H, W)
-    was_training = module.training
-    module.eval()
-    try:
-        with torch.no_grad():
-            analyzer = FlopAnalyzer(module, (x, ))
-            analyzer.unsupported_ops_warnings(False)
-            analyzer.uncalled_modules_warnings(False)
-            return int(sum(v for op, v in analyzer.by_operator().items()
-                           if op in MAC_OPS))
-    finally:
-        module.train(was_training)
 
 
 def _find_file(path: str, what: str) -> str:
@@ -187,6 +148,21 @@ class PatchClassifier(BaseClassifier):
             ``'rescale'``. Default bilinear with antialiasing.
         count_full_image_macs (bool): also count the classifier at the input
             size (``full_image_macs``). Default True.
+        exit_cfg (dict, optional): confidence early exit over the patches
+            (:mod:`mmfsod.classification.early_exit`): ``stages`` (patches
+            per stage, default ``(1,)``; the last size repeats),
+            ``thresholds`` (one per stage, the last repeats; calibrate them
+            with ``tools/analysis_tools/calibrate_early_exit.py``) and
+            ``score`` (``'max'`` or ``'margin'``). The images of a batch go
+            through the stages together (one forward per patch size and
+            stage); an image stops once the confidence of the normalised
+            sum of its softmaxes so far reaches the stage's threshold, or
+            when its patches run out, and only the patches classified are
+            counted in ``classifier_macs``. None (default) classifies every
+            LSP patch.
+        max_patch_batch (int, optional): the most patches in one classifier
+            forward (memory); None: every patch of one size and stage at
+            once.
         data_preprocessor (dict, optional): default ``ClsDataPreprocessor``.
         init_cfg (dict, optional): initialization config of this model.
     """
@@ -202,6 +178,8 @@ class PatchClassifier(BaseClassifier):
                  rescale_cfg: dict = dict(mode='bilinear', align_corners=False,
                                           antialias=True),
                  count_full_image_macs: bool = True,
+                 exit_cfg: Optional[dict] = None,
+                 max_patch_batch: Optional[int] = 256,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         data_preprocessor = dict(data_preprocessor or {})
@@ -222,6 +200,13 @@ class PatchClassifier(BaseClassifier):
                              f'size is the branch RF), got {rescale_cfg!r}')
         self.mode = mode
         self.max_patches = max_patches
+        self.exit_cfg = early_exit.check_exit_cfg(exit_cfg, 'PatchClassifier: exit_cfg')
+        if max_patch_batch is not None and (not isinstance(max_patch_batch, int) or
+                                            isinstance(max_patch_batch, bool) or
+                                            max_patch_batch < 1):
+            raise ValueError('PatchClassifier: max_patch_batch must be None or an int '
+                             f'>= 1, got {max_patch_batch!r}')
+        self.max_patch_batch = max_patch_batch
         self.rescale_cfg = dict(rescale_cfg)
         self.count_full_image_macs = count_full_image_macs
 
@@ -462,32 +447,49 @@ class PatchClassifier(BaseClassifier):
         localizer_macs = self.macs('localizer', (H, W), C)
         full_macs = self.macs('classifier', (H, W), C) \
             if self.count_full_image_macs else None
-        for i, (data_sample, decision) in enumerate(zip(data_samples, decisions)):
+        branches, boxes, patches = [], [], []
+        for i, decision in enumerate(decisions):
             theta = self.branch or decision.branch
-            geo = geometry[theta]
-            rf = geo.rf
-            if self.mode == 'localize':
-                heatmap = (decision.heatmaps[theta] if self.branch else
-                           decision.heatmap).detach().float().cpu().numpy()  # (h, w)
-                result = lsp.localize_semantic_patches(heatmap, geo,
-                                                       **self.lsp_setting[theta])
-                boxes = result.boxes[:self.max_patches]  # (n, 4) [x1, y1, x2, y2]
-                patches = torch.stack([inputs[i, :, y1:y2, x1:x2]
-                                       for x1, y1, x2, y2 in boxes.tolist()
-                                       ])  # (n, C, rf, rf)
-            else:  # 'rescale': the whole image at the patch size
-                boxes = np.array([[0, 0, W, H]], dtype=np.int64)  # (1, 4)
-                patches = F.interpolate(inputs[i:i + 1], size=(rf, rf),
-                                        **self.rescale_cfg)  # (1, C, rf, rf)
-            probs = self._logits(patches).softmax(dim=-1)  # (n, K)
-            n = probs.size(0)
+            box, patch = self._patches_of(inputs[i], decision, theta, geometry[theta])
+            branches.append(theta)
+            boxes.append(box)  # (n, 4) [x1, y1, x2, y2]
+            patches.append(patch)  # (n, C, rf, rf)
+        with torch.no_grad():
+            staged = classify_in_stages(self._logits, patches, self.exit_cfg,
+                                        self.max_patch_batch)
+        for data_sample, decision, theta, box, patch, result in zip(
+                data_samples, decisions, branches, boxes, patches, staged):
+            rf = geometry[theta].rf
+            n = result.probs.size(0)  # patches classified (early exit: <= len(box))
             self._set_prediction(
-                data_sample, probs, torch.as_tensor(boxes, dtype=torch.int64),
+                data_sample, result.probs, torch.as_tensor(box[:n], dtype=torch.int64),
                 branch=theta, localizer_label=int(decision.pred_label.item()),
                 patch_size=rf, localizer_macs=localizer_macs,
                 classifier_macs=n * self.macs('classifier', (rf, rf), C),
                 full_image_macs=full_macs)
+            data_sample.set_metainfo(dict(num_candidates=int(patch.size(0)),
+                                          exit_stage=result.exit_stage,
+                                          num_stages=result.num_stages))
         return data_samples
+
+    def _patches_of(self, image: torch.Tensor, decision: DataSample, theta: str,
+                    geo: lsp.BranchGeometry) -> Tuple[np.ndarray, torch.Tensor]:
+        """The boxes ``(n, 4)`` and the patches ``(n, C, rf, rf)`` of one
+        normalised image ``(C, H, W)``: its LSP patches in selection order
+        (``'localize'``), or the whole image resized to ``rf x rf``
+        (``'rescale'``)."""
+        C, H, W = image.shape
+        rf = geo.rf
+        if self.mode == 'rescale':
+            boxes = np.array([[0, 0, W, H]], dtype=np.int64)  # (1, 4)
+            return boxes, F.interpolate(image[None], size=(rf, rf),
+                                        **self.rescale_cfg)  # (1, C, rf, rf)
+        heatmap = (decision.heatmaps[theta] if self.branch else
+                   decision.heatmap).detach().float().cpu().numpy()  # (h, w)
+        result = lsp.localize_semantic_patches(heatmap, geo, **self.lsp_setting[theta])
+        boxes = result.boxes[:self.max_patches]  # (n, 4) [x1, y1, x2, y2]
+        return boxes, torch.stack([image[:, y1:y2, x1:x2]
+                                   for x1, y1, x2, y2 in boxes.tolist()])
 
     def _predict_full(self, inputs: torch.Tensor,
                       data_samples: List[DataSample]) -> List[DataSample]:
