@@ -44,7 +44,9 @@ ImageNet layout)::
 
     root/
       train/<class>/<index:06d>.jpg      val/<class>/<index:06d>.jpg
+      holdout/<class>/<index:06d>.jpg    (only with num_holdout > 0)
       meta/train.txt, meta/val.txt       "<class>/<index:06d>.jpg <label>"
+      meta/holdout.txt
       meta/classes.txt                   class names, one a line, label order
       meta/objects_{train,val}.json      the labelled object's box and the
                                          distractors of every image
@@ -101,8 +103,11 @@ CLASS_SHAPES: Tuple[str, ...] = tuple(sorted({c[1] for c in TOY_CLUTTER_CATEGORI
 TOY_CLUTTER_CLASSES: Tuple[str, ...] = tuple(c[0] for c in TOY_CLUTTER_CATEGORIES)
 DISTRACTOR_KINDS: Tuple[str, ...] = ('colour', 'swap', 'shape')
 
-SPLITS = ('train', 'val')
-_SPLIT_IDS = {'train': 0, 'val': 1}
+# 'holdout': images of the training distribution that no model trains on,
+# for calibrating test-time choices (early-exit thresholds); written only
+# when num_holdout > 0.
+SPLITS = ('train', 'val', 'holdout')
+_SPLIT_IDS = {'train': 0, 'val': 1, 'holdout': 2}
 # Smallest object side in pixels: below this shapes stop being recognisable.
 MIN_OBJECT_SIZE = 12
 # Free pixels kept between any two objects.
@@ -114,6 +119,7 @@ class ToyClutterSpec:
     """All parameters of a toy clutter set; recorded in ``meta/spec.json``."""
     num_train: int = 600
     num_val: int = 120
+    num_holdout: int = 0
     num_classes: int = 6
     img_size: int = 224
     # side of the labelled object and of the distractors, as a fraction of
@@ -131,7 +137,7 @@ class ToyClutterSpec:
         """Raise ``ValueError`` naming the argument that is out of range."""
         need = SpecChecker(
             self, 'toy clutter',
-            ints=('num_train', 'num_val', 'num_classes', 'img_size',
+            ints=('num_train', 'num_val', 'num_holdout', 'num_classes', 'img_size',
                   'min_distractors', 'max_distractors', 'seed', 'version'),
             reals=('min_scale', 'max_scale')).need
         n_max = len(TOY_CLUTTER_CATEGORIES)
@@ -143,6 +149,8 @@ class ToyClutterSpec:
         need(self.num_val >= self.num_classes,
              f'num_val must be >= num_classes ({self.num_classes}) so that every '
              f'class has an image, got {self.num_val}')
+        need(self.num_holdout >= 0,
+             f'num_holdout must be >= 0, got {self.num_holdout}')
         need(self.seed >= 0, f'seed must be >= 0, got {self.seed}')
         need(64 <= self.img_size <= 1024,
              f'img_size must be in [64, 1024], got {self.img_size}')
@@ -295,8 +303,14 @@ def image_file(spec: ToyClutterSpec, split: str, index: int) -> str:
     return f'{TOY_CLUTTER_CLASSES[index % spec.num_classes]}/{index:06d}.jpg'
 
 
+def split_size(spec: ToyClutterSpec, split: str) -> int:
+    """Images of ``split`` (0: the split is not written)."""
+    return {'train': spec.num_train, 'val': spec.num_val,
+            'holdout': spec.num_holdout}[split]
+
+
 def _write_split(spec: ToyClutterSpec, split: str, root: str) -> None:
-    num = spec.num_train if split == 'train' else spec.num_val
+    num = split_size(spec, split)
     for name in spec.classes:
         os.makedirs(osp.join(root, split, name))
     lines, objects = [], []
@@ -327,7 +341,8 @@ def read_spec(root: str) -> Optional[ToyClutterSpec]:
     except (OSError, ValueError, TypeError):
         return None
     for split in SPLITS:
-        if not osp.isfile(osp.join(root, 'meta', f'{split}.txt')):
+        if split_size(spec, split) and not osp.isfile(
+                osp.join(root, 'meta', f'{split}.txt')):
             return None
     return spec
 
@@ -363,7 +378,8 @@ def generate_toy_clutter(out_dir: str, spec: Optional[ToyClutterSpec] = None,
     def write(tmp: str) -> None:
         os.makedirs(osp.join(tmp, 'meta'))
         for split in SPLITS:
-            _write_split(spec, split, tmp)
+            if split_size(spec, split):
+                _write_split(spec, split, tmp)
         with open(osp.join(tmp, 'meta', 'classes.txt'), 'w') as f:
             f.writelines(f'{name}\n' for name in spec.classes)
         with open(osp.join(tmp, 'meta', 'spec.json'), 'w') as f:

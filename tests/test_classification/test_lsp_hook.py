@@ -355,6 +355,7 @@ def test_hook_two_processes_match_one(tiny_ckpt, tmp_path):
                      f'test_dataloader.dataset.data_root={root}',
                      'test_dataloader.dataset.generate.num_train=12',
                      'test_dataloader.dataset.generate.num_val=7',
+                     'test_dataloader.dataset.generate.num_holdout=0',
                      'test_dataloader.dataset.generate.img_size=128',
                      'test_dataloader.batch_size=2', 'test_dataloader.num_workers=0',
                      'test_dataloader.persistent_workers=False',

@@ -520,6 +520,7 @@ def test_benchmark_tool_rows_match_the_models(tmp_path):
     options = ['test_dataloader.dataset.data_root=' + root,
                'test_dataloader.dataset.generate.num_train=6',
                'test_dataloader.dataset.generate.num_val=6',
+               'test_dataloader.dataset.generate.num_holdout=0',
                'model.localizer_checkpoint=None']
     toy = osp.join(REPO, 'configs', 'anchornet', 'toy', 'downstream')
     out = str(tmp_path / 'table.json')

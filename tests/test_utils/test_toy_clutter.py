@@ -207,3 +207,26 @@ def test_cli(tmp_path):
                      '--img-size', '20'])
     assert proc.returncode == 2
     assert 'img_size must be in [64, 1024], got 20' in proc.stdout
+
+
+def test_holdout_split_is_new_images_of_the_training_distribution(tmp_path):
+    """num_holdout > 0 writes a third split whose images differ from every
+    training and validation image; 0 writes none (the layout is unchanged)."""
+    from mmfsod.utils.toy_clutter import generate_toy_clutter, read_spec
+    spec = dict(SMALL, num_holdout=6)
+    out = tmp_path / 'clutter'
+    assert generate_toy_clutter(str(out), **spec) == 'generated'
+    lines = (out / 'meta' / 'holdout.txt').read_text().splitlines()
+    assert len(lines) == 6
+    digest = {}
+    for split in ('train', 'val', 'holdout'):
+        for path in sorted((out / split).rglob('*.jpg')):
+            digest.setdefault(path.read_bytes(), []).append(split)
+    assert all(len(v) == 1 for v in digest.values())  # no image repeats
+    assert read_spec(str(out)).num_holdout == 6
+    plain = tmp_path / 'plain'
+    generate_toy_clutter(str(plain), **SMALL)
+    assert not (plain / 'holdout').exists()
+    assert not (plain / 'meta' / 'holdout.txt').exists()
+    with pytest.raises(ValueError, match='num_holdout must be >= 0'):
+        generate_toy_clutter(str(tmp_path / 'bad'), **dict(SMALL, num_holdout=-1))

@@ -25,7 +25,8 @@ def main(argv=None):
     return generator_cli(
         argv, ToyClutterSpec, generate_toy_clutter, 'data/toy_clutter',
         __doc__.split('\n\n')[0],
-        lambda s: (f'toy clutter set: {s.num_train} train / {s.num_val} val images of '
+        lambda s: (f'toy clutter set: {s.num_train} train / {s.num_val} val / '
+                   f'{s.num_holdout} holdout images of '
                    f'{s.img_size} px, {s.num_classes} classes, seed {s.seed}'))
 
 

@@ -1,12 +1,14 @@
 # The embedded toy clutter classification set (mmfsod/utils/toy_clutter.py):
 # 6 classes, one labelled object per 224 px image among distractors that share
 # its colour or its shape; generated under data_root on first use, identical
-# for the same arguments. Layout: data_root/{train,val}/<class>/*.jpg with the
-# lists data_root/meta/{train,val}.txt.
+# for the same arguments. Layout: data_root/{train,val,holdout}/<class>/*.jpg
+# with the lists data_root/meta/{train,val,holdout}.txt.
 dataset_type = 'ToyClutterDataset'
 data_root = 'data/toy_clutter/'
-clutter_generate = dict(num_train=600, num_val=120, num_classes=6, img_size=224,
-                        seed=0)
+# num_holdout: 120 more images of the training distribution that no model
+# trains on (split 'holdout'), for calibrating the early-exit thresholds.
+clutter_generate = dict(num_train=600, num_val=120, num_holdout=120, num_classes=6,
+                        img_size=224, seed=0)
 num_classes = 6  # = clutter_generate['num_classes']; the model's heads use it
 
 data_preprocessor = dict(
@@ -54,6 +56,22 @@ val_dataloader = dict(
         test_mode=True,
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# Held-out images of the training distribution (split 'holdout'), never
+# trained on: calibration of test-time choices such as the early-exit
+# thresholds (tools/analysis_tools/calibrate_early_exit.py), never the test
+# split.
+calibration_dataloader = dict(
+    batch_size=32,
+    num_workers=0,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='holdout',
+        generate=clutter_generate,
+        test_mode=True,
+        pipeline=test_pipeline))
 
 # top-5 as well: 6 classes >= 5
 val_evaluator = dict(type='Accuracy', topk=(1, 5))

@@ -21,7 +21,9 @@ class ToyClutterDataset(CustomDataset):
 
     Args:
         data_root (str): the set's directory.
-        split (str): ``'train'`` or ``'val'``; chooses the default
+        split (str): ``'train'``, ``'val'`` or ``'holdout'`` (images of the
+            training distribution no model trains on, generated with
+            ``num_holdout > 0``: for calibration); chooses the default
             ``ann_file`` (``meta/<split>.txt``) and ``data_prefix``
             (``<split>``). Defaults to ``'train'``.
         generate (dict, optional): if given, the set is generated under

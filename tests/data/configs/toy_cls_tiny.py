@@ -9,7 +9,7 @@ _base_ = [
 ]
 
 data_root = '{{$MMFSOD_TEST_CLUTTER_ROOT:data/toy_clutter_tiny/}}'
-clutter_generate = dict(num_train=12, num_val=6, num_classes=6, img_size=96,
+clutter_generate = dict(num_train=12, num_val=6, num_holdout=0, num_classes=6, img_size=96,
                         min_scale=0.2, max_scale=0.4, seed=0)
 
 model = dict(

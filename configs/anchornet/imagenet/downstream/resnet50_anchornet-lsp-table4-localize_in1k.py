@@ -6,4 +6,4 @@
 #   --cfg-options model.branch=B63   (or B95, B111)
 _base_ = ['./resnet50_anchornet-lsp_in1k.py']
 
-model = dict(mode='localize', max_patches=1)
+model = dict(mode='localize', max_patches=1, exit_cfg=None)

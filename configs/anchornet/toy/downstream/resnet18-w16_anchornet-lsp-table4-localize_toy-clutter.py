@@ -3,4 +3,4 @@
 # resnet18-w16_anchornet-lsp-table4-rescale_toy-clutter.py.
 _base_ = ['./resnet18-w16_anchornet-lsp_toy-clutter.py']
 
-model = dict(mode='localize', max_patches=1)
+model = dict(mode='localize', max_patches=1, exit_cfg=None)

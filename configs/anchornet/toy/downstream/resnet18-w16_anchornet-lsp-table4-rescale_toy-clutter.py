@@ -2,4 +2,4 @@
 # size AnchorNet decides (63, 95 or 111 px) instead of the localized patch.
 _base_ = ['./resnet18-w16_anchornet-lsp_toy-clutter.py']
 
-model = dict(mode='rescale', max_patches=1)
+model = dict(mode='rescale', max_patches=1, exit_cfg=None)

@@ -21,6 +21,17 @@ anchornet_checkpoint = 'work_dirs/anchornet_8xb32_in1k/epoch_100.pth'
 lsp_patches_train = \
     'work_dirs/anchornet_8xb32_in1k_lsp-train/*/lsp_patches_downstream.jsonl'
 
+# The test-time patch setting, separate from the fine-tuning patches (the LSP
+# hook's setting in anchornet_8xb32_in1k_lsp-downstream.py, the paper's slack
+# setting K 24/10/8, T 0.8, P 0.3): LSP gives the same candidates, and early
+# exit classifies them one per stage until max_k of the mean softmax reaches
+# the threshold (the paper's test images average 5.6 / 2.9 / 2.1 patches).
+# 0.9 is uncalibrated: calibrate on held-out training images with
+#   python tools/analysis_tools/calibrate_early_exit.py CONFIG CKPT --max-top1-drop 0.7
+# `--cfg-options model.exit_cfg=None` classifies every candidate.
+test_lsp_setting = 'downstream'
+test_exit_cfg = dict(stages=(1, ), thresholds=0.9, score='max')
+
 dataset_type = 'ImageNet'
 data_root = 'data/imagenet'
 data_preprocessor = dict(
@@ -63,6 +74,18 @@ val_dataloader = dict(
                  pipeline=test_pipeline),
 )
 test_dataloader = val_dataloader
+# Calibration of the early-exit thresholds: held-out TRAINING images, never
+# the val split the results are reported on. meta/train_holdout.txt lists
+# them ("<wnid>/<file> <label>", e.g. 10 per class); for an unbiased
+# calibration hold them out of AnchorNet's and the classifier's training too
+# (as MSDNet holds out 50k training images).
+calibration_dataloader = dict(
+    batch_size=32,
+    num_workers=5,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root, split='train',
+                 ann_file='meta/train_holdout.txt', pipeline=test_pipeline),
+)
 # Accuracy reads pred_score (the patches' summed softmaxes / n); the cost
 # metric averages the MACs the PatchClassifier counted for every image.
 val_evaluator = [dict(type='Accuracy', topk=(1, 5)), dict(type='PatchCostMetric')]
