@@ -202,12 +202,12 @@ def plot_sweep(path: str, results: Sequence[dict], chosen: Optional[dict],
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
-    for family, marker in (('constant', 'o'), ('budget', 's')):
+    for family, marker, label in (('constant', 'o', 'one threshold'),
+                                  ('budget', 's', 'budgeted (MSDNet)')):
         pts = [r for r in results if r['family'] == family]
         if pts:
             ax.scatter([r['macs'] / 1e9 for r in pts], [r['top1'] for r in pts],
-                       s=12, marker=marker, alpha=0.45,
-                       label=f'early exit: {"one threshold" if family == "constant" else "budgeted (MSDNet)"}')
+                       s=12, marker=marker, alpha=0.45, label=f'early exit: {label}')
     front = early_exit.pareto_front(results)
     ax.plot([r['macs'] / 1e9 for r in front], [r['top1'] for r in front], '-',
             color='tab:blue', lw=1.2, label='early exit: Pareto front')
