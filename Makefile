@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 export VENV
 
-.PHONY: setup demo demo-anchornet test help toy-fsod-splits toy-fsod-data faster-rcnn-demo
+.PHONY: setup demo demo-anchornet anchornet-seeds test help toy-fsod-splits toy-fsod-data faster-rcnn-demo
 
 help:
 	@sed -n '2,7p' Makefile
@@ -39,35 +39,50 @@ demo: setup toy-fsod-splits
 # AnchorNet + LSP on the toy clutter set (6 classes, one labelled object among
 # distractors): AnchorNet -> LSP records and pictures -> patches of the
 # training images -> full-image baseline -> fine-tuning on the patches ->
-# patches vs full image (accuracy, MACs, CPU time). The downstream configs read
+# early-exit calibration on held-out images -> patches vs full image
+# (accuracy, MACs, CPU time). The downstream configs read
 # the checkpoints from these default work directories.
 ANCHOR_CFG := configs/anchornet/toy/anchornet_toy-clutter
 DOWNSTREAM_CFG := configs/anchornet/toy/downstream/resnet18-w16
 ANCHOR_DIR := work_dirs/anchornet_toy-clutter
+FT_CKPT := work_dirs/resnet18-w16_anchornet-lsp-ft_toy-clutter/epoch_6.pth
+FULL_CKPT := work_dirs/resnet18-w16_toy-clutter_full/epoch_12.pth
+EXIT_DIR := work_dirs/resnet18-w16_anchornet-lsp_toy-clutter_early-exit
 demo-anchornet: setup
-	@echo "== [1/6] AnchorNet on the toy clutter set (20 epochs) -> $(ANCHOR_DIR)"
+	@echo "== [1/7] AnchorNet on the toy clutter set (20 epochs) -> $(ANCHOR_DIR)"
 	$(PYTHON) tools/train.py $(ANCHOR_CFG).py --work-dir $(ANCHOR_DIR)
-	@echo "== [2/6] LSP on the validation images (visualisation setting): records, pictures, hits"
+	@echo "== [2/7] LSP on the validation images (visualisation setting): records, pictures, hits"
 	$(PYTHON) tools/test.py $(ANCHOR_CFG)_lsp-visualisation.py $(ANCHOR_DIR)/epoch_20.pth \
 		--work-dir $(ANCHOR_DIR)
 	$(PYTHON) tools/analysis_tools/lsp_object_overlap.py \
 		$$(ls -t $(ANCHOR_DIR)/*/lsp_patches_visualisation.jsonl | head -n 1) \
 		data/toy_clutter/meta/objects_val.json
-	@echo "== [3/6] LSP patches of the training images (downstream setting)"
+	@echo "== [3/7] LSP patches of the training images (downstream setting)"
 	$(PYTHON) tools/test.py $(ANCHOR_CFG)_lsp-downstream.py $(ANCHOR_DIR)/epoch_20.pth \
 		--work-dir $(ANCHOR_DIR)_lsp-train --cfg-options test_dataloader.dataset.split=train
-	@echo "== [4/6] the full-image classifier (narrow ResNet-18)"
+	@echo "== [4/7] the full-image classifier (narrow ResNet-18)"
 	$(PYTHON) tools/train.py $(DOWNSTREAM_CFG)_toy-clutter_full.py
-	@echo "== [5/6] the same classifier fine-tuned on the training patches"
+	@echo "== [5/7] the same classifier fine-tuned on the training patches"
 	$(PYTHON) tools/train.py $(DOWNSTREAM_CFG)_anchornet-lsp-ft_toy-clutter.py
-	@echo "== [6/6] patches vs the full image: top-1, MACs, CPU time per image"
+	@echo "== [6/7] early-exit thresholds calibrated on the held-out split (never the test split)"
+	$(PYTHON) tools/analysis_tools/calibrate_early_exit.py \
+		$(DOWNSTREAM_CFG)_anchornet-lsp_toy-clutter.py $(FT_CKPT) --max-top1-drop 1 \
+		--full $(DOWNSTREAM_CFG)_toy-clutter_full.py $(FULL_CKPT) \
+		--rescale $(DOWNSTREAM_CFG)_anchornet-lsp-table4-rescale_toy-clutter.py $(FULL_CKPT) \
+		--out-dir $(EXIT_DIR)
+	@echo "== [7/7] patches (all, early exit) vs Table 4 vs the full image: top-1, MACs, CPU time per image"
 	$(PYTHON) tools/analysis_tools/benchmark_patch_pipeline.py \
-		$(DOWNSTREAM_CFG)_anchornet-lsp_toy-clutter.py work_dirs/resnet18-w16_anchornet-lsp-ft_toy-clutter/epoch_6.pth \
-		$(DOWNSTREAM_CFG)_anchornet-lsp-table4-localize_toy-clutter.py work_dirs/resnet18-w16_anchornet-lsp-ft_toy-clutter/epoch_6.pth \
-		$(DOWNSTREAM_CFG)_anchornet-lsp-table4-rescale_toy-clutter.py work_dirs/resnet18-w16_anchornet-lsp-ft_toy-clutter/epoch_6.pth \
-		$(DOWNSTREAM_CFG)_toy-clutter_full.py work_dirs/resnet18-w16_toy-clutter_full/epoch_12.pth \
+		$(DOWNSTREAM_CFG)_anchornet-lsp-all-patches_toy-clutter.py $(FT_CKPT) \
+		$(EXIT_DIR)/early_exit_cfg.py $(FT_CKPT) \
+		$(DOWNSTREAM_CFG)_anchornet-lsp-table4-localize_toy-clutter.py $(FULL_CKPT) \
+		$(DOWNSTREAM_CFG)_anchornet-lsp-table4-rescale_toy-clutter.py $(FULL_CKPT) \
+		$(DOWNSTREAM_CFG)_toy-clutter_full.py $(FULL_CKPT) \
 		--num-images 120
-	@echo "demo-anchornet done: pictures in $(ANCHOR_DIR)/<timestamp>/lsp_vis/"
+	@echo "demo-anchornet done: pictures in $(ANCHOR_DIR)/<timestamp>/lsp_vis/, early-exit plot $(EXIT_DIR)/early_exit_sweep.png"
+
+# The same pipeline over training seeds 0-2 (mean ± std; the README's table).
+anchornet-seeds: setup
+	$(PYTHON) tools/analysis_tools/toy_patch_seeds.py --seeds 0 1 2
 
 # Toy set and its TFA K-shot files (seeds 0-2).
 toy-fsod-splits: setup
