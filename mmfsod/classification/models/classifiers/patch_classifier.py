@@ -21,40 +21,24 @@ linear layers, matrix products) count: the analyzer's default total also adds
 BN and pooling, which are not multiply-accumulates (AnchorNet at 224:
 0.486 G MACs, 0.500 G by the default total).
 """
-import os.path as osp
 from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.config import Config
-from mmengine.logging import print_log
 from mmengine.model import initialize
-from mmengine.runner.checkpoint import load_checkpoint
 from mmpretrain.models.classifiers import BaseClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from ... import early_exit, lsp
 from .macs import MAC_OPS, count_macs  # noqa: F401 (re-exported)
+from .patch_parts import (build_localizer, check_normalisation, load_localizer,
+                          route_plain_classifier)
 from .patch_stages import classify_in_stages
 
 PATCH_MODES = ('localize', 'rescale', 'full')
-# state-dict prefixes of a plain mmpretrain classifier (ImageClassifier)
-PLAIN_CLASSIFIER_PREFIXES = ('backbone.', 'neck.', 'head.')
-
-REPO_ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..', '..', '..'))
-
-
-def _find_file(path: str, what: str) -> str:
-    """``path`` as given, else relative to the repository root."""
-    if osp.isfile(path):
-        return path
-    in_repo = osp.join(REPO_ROOT, path)
-    if not osp.isabs(path) and osp.isfile(in_repo):
-        return in_repo
-    raise FileNotFoundError(f'PatchClassifier: {what} {path!r} does not exist')
 
 
 @MODELS.register_module()
@@ -70,9 +54,13 @@ class PatchClassifier(BaseClassifier):
        ``localizer.backbone.geometry((H, W))[theta]`` (at most
        ``max_patches``, in selection order, i.e. descending activation);
        every box is cropped from the *normalised network input* at its native
-       ``theta x theta`` size, the ``n`` patches go through the classifier in
-       one batched forward ``(n, 3, theta, theta) -> (n, K)`` logits and the
-       image score is ``sum_i softmax(logits_i)``.
+       ``theta x theta`` size and the image score is
+       ``sum_i softmax(logits_i)`` over the patches classified. Without
+       ``exit_cfg`` every patch is classified; with it, the patches are
+       classified in stages and the image stops early once confident
+       (:mod:`~mmfsod.classification.early_exit`). Either way the patches of
+       one size of all the images still running go through the classifier
+       in one batched forward per stage (:func:`classify_in_stages`).
     2. ``mode='rescale'`` (Table 4 "-R"): the localizer decides ``theta`` the
        same way; the whole image is resized to ``theta x theta``
        (``F.interpolate(**rescale_cfg)``; resizing is linear, so resizing the
@@ -91,7 +79,10 @@ class PatchClassifier(BaseClassifier):
       pixels (``'rescale'``/``'full'``: the whole input);
     * metainfo ``branch`` (``theta``'s name, ``None`` in ``'full'``),
       ``localizer_label`` (``gamma``, -1 in ``'full'``), ``patch_size``
-      (``theta``; ``H`` in ``'full'``), ``num_patches`` (``n``), and the cost:
+      (``theta``; ``H`` in ``'full'``), ``num_patches`` (``n``, the patches
+      classified), ``num_candidates`` (the LSP patches there were),
+      ``exit_stage`` / ``num_stages`` (0-based stage the image stopped after,
+      of how many; not in ``'full'``), and the cost:
       ``localizer_macs`` (the localizer at ``H x W``; 0 in ``'full'``),
       ``classifier_macs`` (``n`` x the classifier at ``theta x theta``; at
       ``H x W`` in ``'full'``) and, with ``count_full_image_macs``,
@@ -226,7 +217,7 @@ class PatchClassifier(BaseClassifier):
                                  'a localizer')
             self.localizer = None
         else:
-            self.localizer = self._build_localizer(localizer)
+            self.localizer = build_localizer(localizer)
         self.localizer_checkpoint = localizer_checkpoint
         self.lsp_setting = None
         self.branch = branch
@@ -241,10 +232,11 @@ class PatchClassifier(BaseClassifier):
                     lsp_setting, self.localizer.backbone.branch_names)
             except (TypeError, ValueError) as err:
                 raise type(err)(f'PatchClassifier: lsp_setting: {err}') from err
-        self._check_normalisation()
+        check_normalisation(self.data_preprocessor,
+                            dict(localizer=self.localizer, classifier=self.classifier))
         if self.localizer is not None:
             if localizer_checkpoint is not None:
-                self._load_localizer(localizer_checkpoint)
+                load_localizer(self.localizer, localizer_checkpoint)
             self.localizer.requires_grad_(False)
             self.localizer.eval()
         # caches keyed by input size (H, W)
@@ -252,96 +244,10 @@ class PatchClassifier(BaseClassifier):
         self._macs_cache: Dict[Tuple[str, int, int], int] = {}
         self._register_load_state_dict_pre_hook(self._load_plain_classifier)
 
-    # -- construction ------------------------------------------------------
-    def _build_localizer(self, localizer: Union[dict, str]) -> nn.Module:
-        if isinstance(localizer, str):
-            path = _find_file(localizer, 'localizer config')
-            cfg = Config.fromfile(path)
-            if 'model' not in cfg:
-                raise ValueError(f'PatchClassifier: localizer config {path!r} has no '
-                                 '`model`')
-            localizer = cfg.model.to_dict()
-            if cfg.get('data_preprocessor') is not None:
-                localizer.setdefault('data_preprocessor',
-                                     cfg.data_preprocessor.to_dict())
-        if isinstance(localizer, nn.Module):
-            model = localizer
-        elif isinstance(localizer, dict):
-            model = MODELS.build(localizer)
-        else:
-            raise TypeError(f'PatchClassifier: localizer must be a config dict or a '
-                            f'config path, got {type(localizer).__name__}')
-        backbone = getattr(model, 'backbone', None)
-        head = getattr(model, 'head', None)
-        if not (hasattr(backbone, 'geometry') and hasattr(backbone, 'branch_names')
-                and hasattr(head, 'predict') and hasattr(model, 'extract_feat')):
-            raise TypeError('PatchClassifier: localizer must be an AnchorNet '
-                            'classifier (ImageClassifier with an AnchorNet backbone '
-                            f'and an AnchorNetHead), got {type(model).__name__} with '
-                            f'backbone {type(backbone).__name__}')
-        return model
-
-    def _load_localizer(self, checkpoint: str) -> None:
-        if '://' not in checkpoint:
-            checkpoint = _find_file(checkpoint, 'localizer_checkpoint')
-        try:
-            load_checkpoint(self.localizer, checkpoint, map_location='cpu', strict=True,
-                            logger='current')
-        except RuntimeError as err:
-            raise ValueError(f'PatchClassifier: localizer_checkpoint {checkpoint!r} '
-                             f'does not fit the localizer: {err}') from err
-
-    def _check_normalisation(self) -> None:
-        """Sub-models that normalise must do it as this model does."""
-        own = self.data_preprocessor
-        own_norm = getattr(own, '_enable_normalize', False)
-        for name in ('localizer', 'classifier'):
-            sub = getattr(self, name)
-            dp = getattr(sub, 'data_preprocessor', None) if sub is not None else None
-            if dp is None or not getattr(dp, '_enable_normalize', False):
-                continue
-            same = (own_norm and dp.mean.shape == own.mean.shape
-                    and torch.allclose(dp.mean.float(), own.mean.float())
-                    and torch.allclose(dp.std.float(), own.std.float())
-                    and getattr(dp, 'to_rgb', False) == getattr(own, 'to_rgb', False))
-            if not same:
-                raise ValueError(
-                    f'PatchClassifier: the {name} normalises its input with mean '
-                    f'{dp.mean.flatten().tolist()}, std {dp.std.flatten().tolist()}, '
-                    f'to_rgb={getattr(dp, "to_rgb", None)}, but this model\'s '
-                    f'data_preprocessor gives '
-                    + (f'mean {own.mean.flatten().tolist()}, std '
-                       f'{own.std.flatten().tolist()}, to_rgb='
-                       f'{getattr(own, "to_rgb", None)}' if own_norm else
-                       'no normalisation') + '; both sub-models see the input '
-                    'normalised by PatchClassifier.data_preprocessor')
-
-    def _load_plain_classifier(self, state_dict, prefix, local_metadata, strict,
-                               missing_keys, unexpected_keys, error_msgs) -> None:
-        """Load-state-dict pre-hook: a plain classifier checkpoint
-        (``backbone.*``/``neck.*``/``head.*``) goes into ``classifier``."""
-        keys = [k for k in state_dict if k.startswith(prefix)]
-        names = [k[len(prefix):] for k in keys]
-        if any(n.startswith(('classifier.', 'localizer.')) for n in names):
-            return
-        plain = [k for k, n in zip(keys, names)
-                 if n.startswith(PLAIN_CLASSIFIER_PREFIXES)]
-        if not plain:
-            return
-        expected = set(self.classifier.state_dict().keys())
-        got = {k[len(prefix):] for k in plain}
-        missing = sorted(expected - got)
-        unexpected = sorted(got - expected)
-        if missing or unexpected:
-            raise ValueError(
-                'PatchClassifier: the checkpoint holds a plain classifier '
-                '(backbone./neck./head. keys) that does not fit `classifier`: '
-                f'{len(missing)} missing key(s) {missing[:5]}, {len(unexpected)} '
-                f'unexpected key(s) {unexpected[:5]}')
-        for key in plain:
-            state_dict[prefix + 'classifier.' + key[len(prefix):]] = state_dict.pop(key)
-        print_log(f'PatchClassifier: loaded a plain classifier checkpoint '
-                  f'({len(plain)} tensors) into `classifier`', logger='current')
+    def _load_plain_classifier(self, state_dict, prefix, *args) -> None:
+        """Load-state-dict pre-hook: a plain classifier checkpoint goes into
+        ``classifier`` (:func:`route_plain_classifier`)."""
+        route_plain_classifier(state_dict, prefix, self.classifier)
 
     def init_weights(self) -> None:
         """Initialise the classifier (its ``init_cfg``, e.g. pretrained
