@@ -5,6 +5,8 @@
 # training split's records: --cfg-options test_dataloader.dataset.split=train
 # (1.28 M records, streamed to disk; the 3 x 1,000 branch probabilities are
 # left out of the records, the patch dataset does not need them).
+# This is the FINE-TUNING patch setting. The test-time setting is separate:
+# the downstream configs' test_lsp_setting and test_exit_cfg (early exit).
 _base_ = ['./anchornet_8xb32_in1k.py']
 
 custom_hooks = [

@@ -8,6 +8,8 @@
 #       work_dirs/anchornet_toy-clutter/epoch_20.pth \
 #       --work-dir work_dirs/anchornet_toy-clutter_lsp-train \
 #       --cfg-options test_dataloader.dataset.split=train
+# This is the FINE-TUNING patch setting. The test-time setting is separate:
+# the downstream configs' test_lsp_setting and test_exit_cfg (early exit).
 _base_ = ['./anchornet_toy-clutter.py']
 
 custom_hooks = [
