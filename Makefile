@@ -63,8 +63,8 @@ demo-anchornet: setup
 	@echo "== [6/6] patches vs the full image: top-1, MACs, CPU time per image"
 	$(PYTHON) tools/analysis_tools/benchmark_patch_pipeline.py \
 		$(DOWNSTREAM_CFG)_anchornet-lsp_toy-clutter.py work_dirs/resnet18-w16_anchornet-lsp-ft_toy-clutter/epoch_6.pth \
-		$(DOWNSTREAM_CFG)_anchornet-lsp-table4-localize_toy-clutter.py work_dirs/resnet18-w16_anchornet-lsp-ft_toy-clutter/epoch_6.pth \
-		$(DOWNSTREAM_CFG)_anchornet-lsp-table4-rescale_toy-clutter.py work_dirs/resnet18-w16_anchornet-lsp-ft_toy-clutter/epoch_6.pth \
+		$(DOWNSTREAM_CFG)_anchornet-lsp-table4-localize_toy-clutter.py work_dirs/resnet18-w16_toy-clutter_full/epoch_12.pth \
+		$(DOWNSTREAM_CFG)_anchornet-lsp-table4-rescale_toy-clutter.py work_dirs/resnet18-w16_toy-clutter_full/epoch_12.pth \
 		$(DOWNSTREAM_CFG)_toy-clutter_full.py work_dirs/resnet18-w16_toy-clutter_full/epoch_12.pth \
 		--num-images 120
 	@echo "demo-anchornet done: pictures in $(ANCHOR_DIR)/<timestamp>/lsp_vis/"

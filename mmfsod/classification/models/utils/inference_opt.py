@@ -11,10 +11,10 @@ section and ``benchmark_patch_pipeline.py --paper-operating-point``):
 * ``fuse_bn``: mmcv's :func:`~mmcv.cnn.fuse_conv_bn` folds every BN into the
   convolution before it (AnchorNet: 54 BN layers, ~9 % of its time);
 * ``depthwise 1x1 -> affine`` (AnchorNet, always with ``fuse_bn``): AnchorNet
-  has depthwise convolutions with 1x1 kernels (Table 1's k=1 rows, B63's
-  second layer: 1,360 channels in all). torch runs a grouped convolution that
-  oneDNN does not take as one call per channel (784 + 576 tiny convolutions
-  a forward with one thread); after BN folding such a layer is a per-channel
+  has depthwise convolutions with 1x1 kernels (Table 1's five k=1 rows,
+  B63's second layer, the attention bottlenecks). With one thread torch does
+  not hand them to oneDNN but runs one tiny convolution per channel (784 +
+  576 a forward at test); after BN folding such a layer is a per-channel
   affine map, one ``addcmul``;
 * ``skip_unused`` (AnchorNet): with ``test_with_attention=False`` (the
   paper's test) the attention bottlenecks are not computed at test
