@@ -450,6 +450,10 @@ def test_downstream_configs_read_and_say_what_they_do(path):
         assert model.mode == 'rescale' and model.max_patches == 1
     elif 'table4-localize' in name:
         assert model.mode == 'localize' and model.max_patches == 1
+    else:
+        assert model.mode == 'localize' and model.max_patches is None
+        assert model.lsp_setting == 'downstream'
+        assert osp.isfile(osp.join(REPO, model.localizer))
     if 'table4' in name:
         # Table 4: "the same networks without any extra trainings", i.e. the
         # full-image classifier (its checkpoint), not the patch fine-tuned one
@@ -462,10 +466,6 @@ def test_downstream_configs_read_and_say_what_they_do(path):
             full = Config.fromfile(osp.join(osp.dirname(path),
                                             'resnet18-w16_anchornet-lsp-ft_toy-clutter.py'))
             assert cfg.load_from == full.pretrained  # what fine-tuning starts from
-    else:
-        assert model.mode == 'localize' and model.max_patches is None
-        assert model.lsp_setting == 'downstream'
-        assert osp.isfile(osp.join(REPO, model.localizer))
     if '-ft' in name:
         assert cfg.train_dataloader.dataset.type == 'LSPPatchDataset'
         assert cfg.train_dataloader.batch_sampler.type == 'PatchSizeBatchSampler'
