@@ -31,7 +31,8 @@ def test_flops_table_adds_up(tmp_path):
     # (bias not counted); 24 channels, 6 classes
     locations = 9 * 9 + 5 * 5 + 3 * 3
     assert rows['logits convs F_j (1x1)']['macs'] == locations * 24 * 6
-    assert rows['attention convs, eq. 1 (1x1)']['macs'] == locations * 24 * 1
+    # the paper's test (test_with_attention=False) does not run eq. 1's conv
+    assert rows['attention convs, eq. 1 (1x1)']['macs'] == 0
     assert rows['training-only FCs'] == dict(part='training-only FCs',
                                              params=3 * (24 * 6 + 6), macs=0,
                                              other_ops=0)
@@ -39,6 +40,16 @@ def test_flops_table_adds_up(tmp_path):
     model = MODELS.build(cfg.model)
     assert total['params'] == sum(p.numel() for p in model.parameters())
     assert total['macs'] > 0 and total['other_ops'] > 0
+
+
+def test_flops_with_attention_at_test(tmp_path):
+    out = tmp_path / 'flops.json'
+    proc = run_tool(['tools/analysis_tools/anchornet_flops.py', '--config', TOY_CONFIG,
+                     '--shape', '128', '--out-json', str(out), '--cfg-options',
+                     'model.head.test_with_attention=True'])
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    rows = {r['part']: r for r in json.loads(out.read_text())['rows']}
+    assert rows['attention convs, eq. 1 (1x1)']['macs'] == (9 * 9 + 5 * 5 + 3 * 3) * 24
 
 
 def test_flops_tool_refuses_small_input():

@@ -454,6 +454,18 @@ def test_downstream_configs_read_and_say_what_they_do(path):
         assert model.mode == 'localize' and model.max_patches is None
         assert model.lsp_setting == 'downstream'
         assert osp.isfile(osp.join(REPO, model.localizer))
+    if 'table4' in name:
+        # Table 4: "the same networks without any extra trainings", i.e. the
+        # full-image classifier (its checkpoint), not the patch fine-tuned one
+        if 'in1k' in name:
+            arch = name.split('_')[0]
+            ft = Config.fromfile(osp.join(osp.dirname(path),
+                                          f'{arch}_anchornet-lsp-ft_8xb32_in1k.py'))
+            assert cfg.load_from == ft.model.classifier.init_cfg.checkpoint
+        else:
+            full = Config.fromfile(osp.join(osp.dirname(path),
+                                            'resnet18-w16_anchornet-lsp-ft_toy-clutter.py'))
+            assert cfg.load_from == full.pretrained  # what fine-tuning starts from
     if '-ft' in name:
         assert cfg.train_dataloader.dataset.type == 'LSPPatchDataset'
         assert cfg.train_dataloader.batch_sampler.type == 'PatchSizeBatchSampler'

@@ -8,9 +8,11 @@
 Counting convention (printed with the table):
 
 * the model is the config's ``ImageClassifier`` in eval mode, one image of
-  ``--shape``, the test-time forward (``mode='tensor'``: backbone, the three
-  1x1 logits convs ``F_j``, the attention branches' 1x1 convs and eqs. 1-5,
-  the weighted pooling);
+  ``--shape``, the test-time forward (``mode='tensor'``: backbone with the
+  attention bottlenecks, the three 1x1 logits convs ``F_j``, the pooling; the
+  attention branches' 1x1 convs and eqs. 1-5 only with
+  ``model.head.test_with_attention=True``: the default, the paper's test,
+  cuts them);
 * ``MACs``: mmengine's FlopAnalyzer counts of convolutions and linear /
   matrix products, where one multiply-add counts as one "flop" -- the
   paper's convention (0.5 G for AnchorNet at 224 x 224);

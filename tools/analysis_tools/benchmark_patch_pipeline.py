@@ -22,6 +22,15 @@ images of their config's test set, one image at a time (batch 1), on the CPU
   (timed by hooks around it), everything else of the prediction (AnchorNet,
   the decision, LSP and the crops) and the total;
 * top-1 accuracy (%) and the mean number of patches over those images.
+
+The paper's operating point at ImageNet geometry (random weights, no data):
+
+    python tools/analysis_tools/benchmark_patch_pipeline.py --paper-operating-point \\
+        --arch {resnet50,resnext50,densenet169} [--num-images 100] [--warmup 5] \\
+        [--threads 2] [--no-optimize] [--channels-last] [--compile jit]
+
+(``--threads`` defaults to 2 in this mode); see ``_paper_operating_point.py``.
+Its last line: ``paper operating point (<arch>): MACs ratio R, CPU time ratio T``.
 """
 import argparse
 import json
@@ -41,23 +50,39 @@ from mmengine.utils import ProgressBar  # noqa: E402
 
 import mmfsod  # noqa: E402,F401  (compat: checkpoints on torch >= 2.6)
 
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import _paper_operating_point as paper_point  # noqa: E402
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('runs', nargs='+', metavar='CONFIG CKPT',
+    parser.add_argument('runs', nargs='*', metavar='CONFIG CKPT',
                         help='pairs of a PatchClassifier config and its checkpoint '
                         '("none": initial weights)')
-    parser.add_argument('--num-images', type=int, default=60,
-                        help='first images of the test set, timed')
+    parser.add_argument('--num-images', type=int, default=None,
+                        help='first images of the test set, timed (default 60; '
+                        '100 with --paper-operating-point)')
     parser.add_argument('--warmup', type=int, default=5,
                         help='untimed predictions first (of the first timed images)')
     parser.add_argument('--threads', type=int, default=None,
-                        help='torch CPU threads (default: torch default)')
+                        help='torch CPU threads (default: torch default; 2 with '
+                        '--paper-operating-point)')
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--out', help='also write the table as JSON here')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='overrides applied to every config')
+    paper_point.add_arguments(parser)
     args = parser.parse_args(argv)
+    if args.num_images is None:
+        args.num_images = 100 if args.paper_operating_point else 60
+    if args.paper_operating_point:
+        if args.runs:
+            parser.error('--paper-operating-point takes no CONFIG CKPT pairs, got '
+                         f'{args.runs}')
+        if args.device != 'cpu':
+            parser.error('--paper-operating-point measures the CPU only')
+    elif not args.runs:
+        parser.error('give CONFIG CKPT pairs (or --paper-operating-point)')
     if len(args.runs) % 2:
         parser.error(f'runs must be CONFIG CKPT pairs, got {len(args.runs)} values')
     if args.num_images < 1 or args.warmup < 0:
@@ -229,6 +254,8 @@ def format_table(rows):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.paper_operating_point:
+        return paper_point.run(args)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     if args.device == 'cuda' and not torch.cuda.is_available():

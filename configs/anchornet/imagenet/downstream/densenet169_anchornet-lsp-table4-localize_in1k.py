@@ -4,6 +4,14 @@
 # cost/B63_top1, cost/B95_top1, cost/B111_top1.
 # Each column on every image (the paper's reading): one run per size with
 #   --cfg-options model.branch=B63   (or B95, B111)
+# Evaluated, as the paper's Table 4, "on the same networks without any extra
+# trainings": by default the full-image classifier before patch fine-tuning
+# (mmpretrain's ImageNet checkpoint, a plain classifier checkpoint loaded into
+# model.classifier); pass it to tools/test.py (or the fine-tuned checkpoint
+# to evaluate that one instead):
+#   python tools/test.py THIS_CONFIG $FULL_IMAGE_CHECKPOINT  (= load_from below)
 _base_ = ['./densenet169_anchornet-lsp_in1k.py']
 
 model = dict(mode='localize', max_patches=1, exit_cfg=None)
+load_from = ('https://download.openmmlab.com/mmclassification/v0/densenet/'
+             'densenet169_4xb256_in1k_20220426-a2889902.pth')

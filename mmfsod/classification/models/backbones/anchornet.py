@@ -67,9 +67,10 @@ ANCHORNET_ARCH = dict(
 # SE block of MobileNetV3 (Howard et al. 2019), as mmpretrain's MobileNetV3:
 # squeeze to make_divisible(C / 4, 8), ReLU, expand, hard sigmoid
 # min(max((x + 3) / 6, 0), 1) (torch's Hardsigmoid; mmcv's HSigmoid with the
-# same numbers warns on every build). C is the expanded ("exp") channels by
-# default (``se_squeeze_from='exp'``, MobileNetV3) or the block's input
-# channels (``'in'``, EfficientNet style).
+# same numbers warns on every build). C is the expanded ("exp") channels
+# (``se_squeeze_from='exp'``, MobileNetV3) or the block's input channels
+# (``'in'``, EfficientNet style, the default: closer to the paper's 1.6 M
+# parameters).
 SE_RATIO = 4
 DIVISOR = 8
 SE_ACT_CFG = (dict(type='ReLU'), dict(type=nn.Hardsigmoid))
@@ -220,10 +221,17 @@ class AnchorNet(BaseBackbone):
             channels (rounded by ``make_divisible(c * widen_factor, 8)``); the
             geometry does not change. Default 1.0 (the tables).
         se_squeeze_from (str): the SE squeeze width is
-            ``make_divisible(C / 4, 8)`` with ``C`` the expanded channels
-            (``'exp'``, MobileNetV3, default) or the block's input channels
-            (``'in'``, EfficientNet style; the paper does not say which, and
-            its 1.6M parameters are closer to ``'in'``).
+            ``make_divisible(C / 4, 8)`` with ``C`` the block's input channels
+            (``'in'``, EfficientNet style, default: 1.72 M parameters at 1,000
+            classes, 1.43 M without the training-only FCs, closest to the
+            paper's 1.6 M) or the expanded channels (``'exp'``, MobileNetV3:
+            2.53 / 2.24 M); the paper does not say which.
+        attention_at_test (bool): compute the attention bottlenecks in eval
+            mode (default True). With False the eval-mode forward returns
+            ``(feat_j, None)`` pairs: only for an :class:`AnchorNetHead` with
+            ``test_with_attention=False``, which does not read them at test
+            (``optimize_for_inference`` sets it so). Training always
+            computes them.
         init_cfg (dict | list[dict]): as mmpretrain's MobileNetV3.
     """
     arch_zoo = {'anchornet': ANCHORNET_ARCH}
@@ -235,7 +243,8 @@ class AnchorNet(BaseBackbone):
                  norm_cfg: dict = dict(type='BN', eps=0.001, momentum=0.01),
                  norm_eval: bool = False,
                  widen_factor: float = 1.0,
-                 se_squeeze_from: str = 'exp',
+                 se_squeeze_from: str = 'in',
+                 attention_at_test: bool = True,
                  init_cfg=[
                      dict(type='Kaiming', layer=['Conv2d'], nonlinearity='leaky_relu'),
                      dict(type='Normal', layer=['Linear'], std=0.01),
@@ -260,6 +269,7 @@ class AnchorNet(BaseBackbone):
             raise ValueError(f"AnchorNet: se_squeeze_from must be 'exp' or 'in', got "
                              f'{se_squeeze_from!r}')
         self.se_squeeze_from = se_squeeze_from
+        self.attention_at_test = bool(attention_at_test)
         if not widen_factor > 0:
             raise ValueError(f'AnchorNet: widen_factor must be > 0, '
                              f'got {widen_factor!r}')
@@ -370,14 +380,17 @@ class AnchorNet(BaseBackbone):
     # -- forward -----------------------------------------------------------
     def forward(self, x: torch.Tensor
                 ) -> Tuple[Tuple[torch.Tensor, torch.Tensor], ...]:
-        """Return ``((feat_j, att_feat_j), ...)``, one pair per branch."""
+        """Return ``((feat_j, att_feat_j), ...)``, one pair per branch;
+        ``att_feat_j`` is None in eval mode with ``attention_at_test=False``."""
         if not torch.jit.is_tracing():
             self._check_input(x)
+        with_attention = self.training or self.attention_at_test
         x = self.head_layers(x)  # (B, C_head, h0, w0)
         outs = []
         for name in self.branch_names:
             feat = self.branches[name](x)  # (B, C_j, h_j, w_j)
-            att_feat = self.attention_layers[name](feat)  # (B, C_att_j, h_j, w_j)
+            att_feat = (self.attention_layers[name](feat)  # (B, C_att_j, h_j, w_j)
+                        if with_attention else None)
             outs.append((feat, att_feat))
         return tuple(outs)
 

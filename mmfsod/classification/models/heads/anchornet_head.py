@@ -73,13 +73,25 @@ class AnchorNetHead(BaseModule):
     same up to a scale of the linear 1x1 conv. ``'mean'`` is the literal form.
 
     Attention at test (``test_with_attention``): the paper cuts "the
-    connection [of the attention branch] to GAP and FC" at test. Its
-    auxiliary GAP + FC on ``X`` is always training-only here. Whether ``S``
-    still weights ``F`` at test is ambiguous; by default it does (the image
-    logits at test are those the branch was trained with). With ``False``
-    ``S`` is replaced by the uniform map ``1/(h*w)`` at test, so (with
-    ``'weighted_sum'``) the branch logits are the plain GAP of ``F_j``, the
-    mean of the LSP heatmap.
+    connection [of the attention branch] to GAP and FC" at test (Fig. 2,
+    "cancelled at test"); its auxiliary GAP + FC on ``X`` is always
+    training-only here. By default (``False``, the paper) ``S`` is replaced by
+    the uniform map ``1/(h*w)`` at test, so with ``'weighted_sum'`` the
+    branch logits are the plain GAP of ``F_j``: ``z_j = mean_hw F_j``, the
+    spatial mean of the per-location logits, i.e. of the heatmap
+    ``M_j = F_j[:, gamma]`` that LSP reads (``'mean'``: ``mean_hw F_j / (h*w)``).
+    The probabilities that decide class and branch (eqs. 6-8) are then
+    ``softmax(mean_hw F_j)``, the linearity the paper relies on. ``True``
+    keeps ``S`` at test (the logits the branch was trained with).
+
+    Pooled test logits (``pooled_test_logits``): ``F_j = W_j feat_j + b_j``
+    is linear, so ``pool(F_j * S) = W_j pool(feat_j * S) + b_j pool(S)``.
+    With True the test-time logits are computed that way, and only the
+    decided class's row of ``W_j`` gives the heatmaps: the ``K``-channel maps
+    are never built (AnchorNet at 224, 1,000 classes: 92 M of its 486 M
+    MACs). Equal to the default path up to float rounding; off by default,
+    :func:`~mmfsod.classification.models.utils.optimize_for_inference` turns
+    it on. Training always builds the maps.
 
     Args:
         num_classes (int): number of classes.
@@ -92,6 +104,9 @@ class AnchorNetHead(BaseModule):
         att_loss (dict): loss of each auxiliary attention FC (training only).
         pool (str): ``'weighted_sum'`` (default) or ``'mean'``, see above.
         test_with_attention (bool): weight ``F`` by ``S`` at test; see above.
+            Default False (the paper).
+        pooled_test_logits (bool): test logits by linearity, without the
+            ``K``-channel maps; see above. Default False.
         min_votes (int): branches that must agree for a majority class
             (eq. 7). Default 2.
         init_cfg (dict | list[dict], optional): initialization config.
@@ -105,7 +120,8 @@ class AnchorNetHead(BaseModule):
                  loss: dict = dict(type='CrossEntropyLoss', loss_weight=1.0),
                  att_loss: dict = dict(type='CrossEntropyLoss', loss_weight=1.0),
                  pool: str = 'weighted_sum',
-                 test_with_attention: bool = True,
+                 test_with_attention: bool = False,
+                 pooled_test_logits: bool = False,
                  min_votes: int = 2,
                  init_cfg: Optional[Union[dict, List[dict]]] = dict(
                      type='Normal', layer=['Conv2d', 'Linear'], std=0.01, bias=0.)):
@@ -124,6 +140,7 @@ class AnchorNetHead(BaseModule):
         self.branch_names = branch_names
         self.pool = pool
         self.test_with_attention = test_with_attention
+        self.pooled_test_logits = pooled_test_logits
         self.min_votes = min_votes
         in_channels = self._per_branch(in_channels, 'in_channels')
         att_channels = (in_channels if att_channels is None else
@@ -152,14 +169,22 @@ class AnchorNetHead(BaseModule):
         return value
 
     # -- forward pieces ------------------------------------------------------
-    def _unpack(self, feats) -> Dict[str, Tuple[torch.Tensor, torch.Tensor]]:
+    def _unpack(self, feats, need_attention: bool
+                ) -> Dict[str, Tuple[torch.Tensor, Optional[torch.Tensor]]]:
         if len(feats) != len(self.branch_names):
             raise ValueError(f'AnchorNetHead: got {len(feats)} feature pairs for '
                              f'branches {self.branch_names}')
         out = {}
         for name, pair in zip(self.branch_names, feats):
             feat, att_feat = pair
-            if feat.shape[-2:] != att_feat.shape[-2:]:
+            if att_feat is None:
+                if need_attention:
+                    raise ValueError(
+                        f'AnchorNetHead: branch {name!r} has no attention features '
+                        '(the backbone skips them at test: attention_at_test=False) '
+                        'but the head needs them (training, or test_with_attention='
+                        'True)')
+            elif feat.shape[-2:] != att_feat.shape[-2:]:
                 raise ValueError(f'AnchorNetHead: branch {name!r} features '
                                  f'{tuple(feat.shape)} and attention features '
                                  f'{tuple(att_feat.shape)} differ in spatial size')
@@ -174,46 +199,91 @@ class AnchorNetHead(BaseModule):
         return weighted.mean(dim=(2, 3))
 
     def branch_outputs(self, feats, with_attention: bool = True,
-                       with_aux: bool = False) -> Dict[str, Dict[str, torch.Tensor]]:
+                       with_aux: bool = False, with_maps: bool = True
+                       ) -> Dict[str, Dict[str, torch.Tensor]]:
         """Everything each branch computes.
 
         Args:
-            feats: the backbone output, one ``(feat, att_feat)`` pair per branch.
+            feats: the backbone output, one ``(feat, att_feat)`` pair per branch
+                (``att_feat`` may be None when neither attention nor the
+                auxiliary logits are asked for).
             with_attention (bool): weight the logits maps by ``S``; otherwise
                 ``S`` is the uniform map ``1/(h*w)`` (and ``G``, ``C`` are not
                 computed).
             with_aux (bool): also compute the auxiliary ``att_logits``.
+            with_maps (bool): build the logits maps ``F_j``; with False the
+                logits come from the pooled features by linearity
+                (``W_j pool(feat_j * S) + b_j pool(S)``) and there is no
+                ``logit_map``.
 
         Returns:
-            dict: branch name -> dict with ``logit_map`` ``F_j`` (B, K, h, w),
-            ``attention`` ``S`` (B, 1, h, w), ``logits`` (B, K) and, when
-            computed, ``spatial_weights`` ``G`` (B, 1, h, w),
+            dict: branch name -> dict with ``logit_map`` ``F_j`` (B, K, h, w)
+            (with ``with_maps``), ``attention`` ``S`` (B, 1, h, w), ``logits``
+            (B, K) and, when computed, ``spatial_weights`` ``G`` (B, 1, h, w),
             ``channel_attention`` ``C`` (B, C) and ``att_logits`` (B, K).
         """
         outs = {}
-        for name, (feat, att_feat) in self._unpack(feats).items():
-            logit_map = self.logits_convs[name](feat)  # (B, K, h, w)
-            B, _, h, w = logit_map.shape
-            out = dict(logit_map=logit_map)
+        for name, (feat, att_feat) in self._unpack(
+                feats, need_attention=with_attention or with_aux).items():
+            B, _, h, w = feat.shape
+            out = {}
             if with_attention:
                 g, c, s = attention_maps(att_feat, self.att_convs[name])
                 out.update(spatial_weights=g, channel_attention=c)
             else:
-                s = logit_map.new_full((B, 1, h, w), 1.0 / (h * w))
+                s = feat.new_full((B, 1, h, w), 1.0 / (h * w))
             out['attention'] = s  # (B, 1, h, w)
-            out['logits'] = self._pool(logit_map, s)  # (B, K)
+            conv = self.logits_convs[name]
+            if with_maps:
+                logit_map = conv(feat)  # (B, K, h, w)
+                out['logit_map'] = logit_map
+                out['logits'] = self._pool(logit_map, s)  # (B, K)
+            else:
+                pooled = self._pool(feat, s)  # (B, C)  pool(feat * S)
+                logits = pooled @ conv.weight.flatten(1).t()  # (B, K)
+                if conv.bias is not None:
+                    logits = logits + self._pool(torch.ones_like(s), s) * conv.bias
+                out['logits'] = logits  # (B, K)
             if with_aux:
                 pooled = att_feat.mean(dim=(2, 3))  # (B, C_att)
                 out['att_logits'] = self.att_fcs[name](pooled)  # (B, K)
             outs[name] = out
         return outs
 
+    def class_maps(self, feats, labels: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Each branch's logits map of one class per image,
+        ``F_j[b, labels[b]] = W_j[labels[b]] . feat_j[b] + b_j[labels[b]]``
+        (the heatmaps of :meth:`predict`), without the other classes' maps.
+
+        Args:
+            feats: the backbone output.
+            labels (Tensor): ``(B,)`` class per image.
+
+        Returns:
+            dict: branch name -> ``(B, h_j, w_j)``.
+        """
+        maps = {}
+        for name, (feat, _) in self._unpack(feats, need_attention=False).items():
+            conv = self.logits_convs[name]
+            weight = conv.weight.flatten(1)[labels]  # (B, C)
+            m = torch.einsum('bchw,bc->bhw', feat, weight)  # (B, h, w)
+            if conv.bias is not None:
+                m = m + conv.bias[labels].view(-1, 1, 1)
+            maps[name] = m
+        return maps
+
+    def _test_outputs(self, feats):
+        return self.branch_outputs(feats, with_attention=self.test_with_attention,
+                                   with_maps=not self.pooled_test_logits)
+
     def forward(self, feats) -> Tuple[torch.Tensor, ...]:
         """Image logits ``(B, K)`` of every branch (what ``mode='tensor'``
         returns); ``S`` is used in training and, at test, when
         ``test_with_attention``."""
-        with_attention = self.training or self.test_with_attention
-        outs = self.branch_outputs(feats, with_attention=with_attention)
+        if self.training:
+            outs = self.branch_outputs(feats, with_attention=True)
+        else:
+            outs = self._test_outputs(feats)
         return tuple(outs[n]['logits'] for n in self.branch_names)
 
     # -- training ------------------------------------------------------------
@@ -254,12 +324,19 @@ class AnchorNetHead(BaseModule):
         e.g. for the paper's Fig. 5; uniform ``1/(h_j*w_j)`` maps when
         ``test_with_attention`` is False).
         """
-        outs = self.branch_outputs(feats, with_attention=self.test_with_attention)
+        outs = self._test_outputs(feats)
         probs = {n: outs[n]['logits'].softmax(dim=1).detach()
                  for n in self.branch_names}  # name -> (B, K)
         decision = lsp.decide({n: p.float().cpu().numpy() for n, p in probs.items()},
                               min_votes=self.min_votes)
         num = next(iter(probs.values())).size(0)
+        labels = torch.as_tensor(decision.label, dtype=torch.long,
+                                 device=probs[self.branch_names[0]].device)
+        if self.pooled_test_logits:
+            heatmaps = self.class_maps(feats, labels)  # name -> (B, h, w)
+        else:
+            heatmaps = {n: outs[n]['logit_map'][torch.arange(num), labels]
+                        for n in self.branch_names}  # name -> (B, h, w)
         if data_samples is None:
             data_samples = [None] * num
         results = []
@@ -272,10 +349,10 @@ class AnchorNetHead(BaseModule):
             data_sample.set_field(theta, 'branch', field_type='metainfo')
             data_sample.set_field({n: probs[n][i] for n in self.branch_names},
                                   'branch_scores', dtype=dict)
-            data_sample.set_field(outs[theta]['logit_map'][i, gamma].detach(),
-                                  'heatmap', dtype=torch.Tensor)
+            data_sample.set_field(heatmaps[theta][i].detach(), 'heatmap',
+                                  dtype=torch.Tensor)
             data_sample.set_field(
-                {n: outs[n]['logit_map'][i, gamma].detach() for n in self.branch_names},
+                {n: heatmaps[n][i].detach() for n in self.branch_names},
                 'heatmaps', dtype=dict)  # name -> (h_j, w_j)
             data_sample.set_field(outs[theta]['attention'][i, 0].detach(),
                                   'attention', dtype=torch.Tensor)

@@ -1,0 +1,230 @@
+"""``benchmark_patch_pipeline.py --paper-operating-point``: the patch pipeline
+at the paper's operating point, ImageNet geometry, random weights.
+
+Paper (Yang et al., ICME 2022, section 4.3): on the 50,000 ImageNet
+validation images AnchorNet picks B63 / B95 / B111 for 15,050 / 18,047 /
+16,903 images, which get 5.6 / 2.9 / 2.1 patches on average. No ImageNet and
+no trained weights are here, so the models have random weights and the
+inputs are random; what is measured is the cost, not the accuracy.
+
+Models: the PatchClassifier of
+``configs/anchornet/imagenet/downstream/<arch>_anchornet-lsp_in1k.py``
+(AnchorNet with 1,000 classes from the ImageNet AnchorNet config, and the
+mmpretrain classifier), without checkpoints and with the classifier's
+``init_cfg`` removed (nothing can be downloaded). With optimisations (the
+default) both go through
+:func:`mmfsod.classification.models.utils.optimize_for_inference` (the same
+transform for the patch pipeline and the full image).
+
+Per image ``i`` (seeded): a random normalised input ``(1, 3, 224, 224)``
+(standard normal); a branch drawn with the paper's shares; a patch count
+``n = floor(m) + Bernoulli(m - floor(m))`` for the branch's mean ``m``
+(5.6 -> 5 or 6 with P(6) = 0.6; 2.9 -> 2 or 3 with P(3) = 0.9; 2.1 -> 2 or 3
+with P(3) = 0.1), so the expected count is the paper's mean. Timed, one
+image at a time (batch 1), interleaved (the order of the two alternates
+from image to image):
+
+* patches: AnchorNet's real ``predict`` at 224 (backbone, head, decision
+  eqs. 6-8 and the heatmaps), LSP (Algorithm 1, the downstream T / P with
+  ``k_max = n``: at T = 0.8 it returns exactly ``n`` patches) on the drawn
+  branch's heatmap of the decided class, the crops, and the classifier on
+  the ``n`` patches of the branch's RF size in one batched forward;
+* full: the classifier on the whole 224 image.
+
+MACs: :func:`count_macs` (convolutions, linear layers and matrix products
+only, :data:`MAC_OPS`) of AnchorNet at 224 and of the classifier at each
+size, per image ``AnchorNet + n x classifier(rf)``; MACs ratio = mean patch
+pipeline MACs / full-image MACs. CPU time ratio = the patch pipeline's total
+time over the images / the full image's (the means' ratio). Untimed before:
+``--warmup`` images and one classifier forward per possible patch batch
+shape (oneDNN prepares its kernels per shape).
+"""
+import math
+import os.path as osp
+import statistics
+import time
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
+ARCHS = dict(resnet50='resnet50', resnext50='resnext50-32x4d',
+             densenet169='densenet169')
+# paper, section 4.3: images per branch of the 50k val images, mean patches
+PAPER_IMAGES = dict(B63=15050, B95=18047, B111=16903)
+PAPER_PATCHES = dict(B63=5.6, B95=2.9, B111=2.1)
+INPUT_SIZE = 224
+
+
+def add_arguments(parser):
+    group = parser.add_argument_group(
+        'paper operating point (--paper-operating-point; no CONFIG CKPT pairs)')
+    group.add_argument('--paper-operating-point', action='store_true',
+                       help='AnchorNet + LSP + the --arch classifier at the '
+                       "paper's branch shares and patch counts, random weights")
+    group.add_argument('--arch', choices=sorted(ARCHS), default='resnet50')
+    group.add_argument('--seed', type=int, default=0)
+    group.add_argument('--no-optimize', action='store_true',
+                       help='measure without optimize_for_inference')
+    group.add_argument('--channels-last', action='store_true',
+                       help='optimize_for_inference(channels_last=True)')
+    group.add_argument('--compile', choices=['none', 'jit', 'inductor'],
+                       default='none', help='optimize_for_inference(compile=...)')
+
+
+def build(arch: str):
+    """The PatchClassifier of the arch's downstream config, random weights."""
+    from mmpretrain.registry import MODELS
+    name = f'{ARCHS[arch]}_anchornet-lsp_in1k.py'
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'anchornet', 'imagenet',
+                                   'downstream', name))
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    model_cfg = cfg.model.to_dict()
+    model_cfg['localizer_checkpoint'] = None
+    model_cfg['classifier'].pop('init_cfg', None)
+    model_cfg['classifier'].get('backbone', {}).pop('init_cfg', None)
+    model_cfg['data_preprocessor'] = cfg.data_preprocessor.to_dict()
+    model = MODELS.build(model_cfg).eval()
+    if model.localizer.head.num_classes != 1000:
+        raise ValueError(f'{name}: the localizer has '
+                         f'{model.localizer.head.num_classes} classes, not 1000')
+    return model
+
+
+def draw_plan(num_images: int, seed: int):
+    """Per image: (branch, patch count); see the module docstring."""
+    rng = np.random.default_rng(seed)
+    names = list(PAPER_IMAGES)
+    shares = np.array([PAPER_IMAGES[n] for n in names], dtype=float)
+    branches = rng.choice(len(names), size=num_images, p=shares / shares.sum())
+    plan = []
+    for b in branches:
+        name = names[int(b)]
+        mean = PAPER_PATCHES[name]
+        n = int(math.floor(mean)) + int(rng.random() < mean - math.floor(mean))
+        plan.append((name, n))
+    return plan
+
+
+def run(args):
+    """Measure and print; return the result dict."""
+    from mmfsod.classification import lsp
+    from mmfsod.classification.models.classifiers.patch_classifier import count_macs
+    from mmfsod.classification.models.utils import optimize_for_inference
+    threads = 2 if args.threads is None else args.threads
+    torch.set_num_threads(threads)
+    torch.manual_seed(args.seed)
+    model = build(args.arch)
+    localizer, classifier = model.localizer, model.classifier
+    geometry = model.geometry((INPUT_SIZE, INPUT_SIZE))
+    setting = lsp.DOWNSTREAM
+    if not args.no_optimize:
+        optimize_for_inference(model, channels_last=args.channels_last)
+    # MACs of the models as they run (compile does not change them)
+    full_shape = (1, 3, INPUT_SIZE, INPUT_SIZE)
+    anchornet_macs = count_macs(localizer, full_shape)
+    full_macs = count_macs(classifier, full_shape)
+    patch_macs = {n: count_macs(classifier, (1, 3, g.rf, g.rf))
+                  for n, g in geometry.items()}
+    compile_s = 0.0
+    if args.compile != 'none':
+        start = time.perf_counter()
+        optimize_for_inference(model, fuse_bn=False, skip_unused=False,
+                               channels_last=args.channels_last,
+                               compile=args.compile)
+        compile_s = time.perf_counter() - start
+    plan = draw_plan(args.num_images, args.seed)
+    gen = torch.Generator().manual_seed(args.seed)
+    images = [torch.randn(full_shape, generator=gen) for _ in plan]
+
+    def classify(x):
+        logits = classifier(x, mode='tensor')
+        return logits[-1] if isinstance(logits, (tuple, list)) else logits
+
+    def patches_of(x, branch, n):
+        decision = localizer.predict(x)[0]  # eqs. 6-8 + heatmaps
+        heatmap = decision.heatmaps[branch].float().cpu().numpy()  # (h, w)
+        geo = geometry[branch]
+        found = lsp.localize_semantic_patches(
+            heatmap, geo, k_max=n, iou_thr=setting[branch]['iou_thr'],
+            coverage=setting[branch]['coverage'])
+        crops = torch.stack([x[0, :, y1:y2, x1:x2]
+                             for x1, y1, x2, y2 in found.boxes.tolist()])
+        probs = classify(crops).softmax(dim=-1)  # (n, K)
+        return probs.sum(dim=0), len(crops)
+
+    with torch.no_grad():
+        compile_warm = time.perf_counter()
+        for branch, geo in geometry.items():  # every patch batch shape
+            m = PAPER_PATCHES[branch]
+            for n in sorted({math.floor(m), math.ceil(m)}):
+                classify(torch.zeros(n, 3, geo.rf, geo.rf))
+        for i in range(args.warmup):
+            branch, n = plan[i % len(plan)]
+            patches_of(images[i % len(plan)], branch, n)
+            classify(images[i % len(plan)])
+        compile_s += time.perf_counter() - compile_warm if args.compile == \
+            'inductor' else 0.0
+        records = []
+        for i, ((branch, n), x) in enumerate(zip(plan, images)):
+            times = {}
+            for which in (('patches', 'full') if i % 2 == 0 else ('full', 'patches')):
+                start = time.perf_counter()
+                if which == 'patches':
+                    _, used = patches_of(x, branch, n)
+                else:
+                    classify(x)
+                times[which] = time.perf_counter() - start
+            records.append(dict(branch=branch, n=used, macs=anchornet_macs +
+                                used * patch_macs[branch], **times))
+    mean = statistics.fmean
+    result = dict(
+        arch=args.arch, threads=torch.get_num_threads(), images=len(records),
+        optimized=not args.no_optimize, channels_last=args.channels_last,
+        compile=args.compile, compile_s=compile_s,
+        anchornet_gmacs=anchornet_macs / 1e9, full_gmacs=full_macs / 1e9,
+        patch_gmacs={n: v / 1e9 for n, v in patch_macs.items()},
+        patches=mean(r['n'] for r in records),
+        pipeline_gmacs=mean(r['macs'] for r in records) / 1e9,
+        pipeline_ms=1e3 * mean(r['patches'] for r in records),
+        full_ms=1e3 * mean(r['full'] for r in records),
+        pipeline_median_ms=1e3 * statistics.median(r['patches'] for r in records),
+        full_median_ms=1e3 * statistics.median(r['full'] for r in records))
+    result['macs_ratio'] = result['pipeline_gmacs'] / result['full_gmacs']
+    result['time_ratio'] = result['pipeline_ms'] / result['full_ms']
+    print(format_result(result, records))
+    return result
+
+
+def format_result(result, records) -> str:
+    lines = [f'{result["arch"]}, {result["images"]} images of 224 x 224, batch 1, '
+             f'torch threads {result["threads"]}, optimize_for_inference: '
+             + ('no' if not result['optimized'] else
+                f'yes (channels_last={result["channels_last"]}, compile='
+                f'{result["compile"]})')
+             + (f', compile {result["compile_s"]:.1f} s' if result['compile'] != 'none'
+                else ''),
+             f'AnchorNet {result["anchornet_gmacs"]:.4f} GMACs; classifier '
+             f'{result["full_gmacs"]:.4f} GMACs at 224, '
+             + ', '.join(f'{v:.4f} at {n}' for n, v in result['patch_gmacs'].items()),
+             '| branch | images | patches / image | GMACs / image | patches ms (mean) '
+             '| full ms (mean) |', '|---|---|---|---|---|---|']
+    for branch in PAPER_IMAGES:
+        rows = [r for r in records if r['branch'] == branch]
+        if not rows:
+            continue
+        lines.append(
+            f'| {branch} | {len(rows)} | {statistics.fmean(r["n"] for r in rows):.2f} | '
+            f'{statistics.fmean(r["macs"] for r in rows) / 1e9:.3f} | '
+            f'{1e3 * statistics.fmean(r["patches"] for r in rows):.1f} | '
+            f'{1e3 * statistics.fmean(r["full"] for r in rows):.1f} |')
+    lines.append(
+        f'all: {result["patches"]:.2f} patches / image, {result["pipeline_gmacs"]:.3f} '
+        f'vs {result["full_gmacs"]:.3f} GMACs, {result["pipeline_ms"]:.1f} vs '
+        f'{result["full_ms"]:.1f} ms mean ({result["pipeline_median_ms"]:.1f} vs '
+        f'{result["full_median_ms"]:.1f} median)')
+    lines.append(f'paper operating point ({result["arch"]}): MACs ratio '
+                 f'{result["macs_ratio"]:.2f}, CPU time ratio {result["time_ratio"]:.2f}')
+    return '\n'.join(lines)
