@@ -85,8 +85,9 @@ def checkpoint_candidates(work_dir: str) -> List[str]:
             named = f.read().strip() or None
     found = [osp.join(work_dir, n) for n in os.listdir(work_dir)
              if _STEP_NAME.match(n)] if osp.isdir(work_dir) else []
-    paths = ([named] if named else []) + [p for p in found if not named or
-                                           osp.abspath(p) != osp.abspath(named)]
+    paths = ([named] if named else []) + [
+        p for p in found if not named or osp.abspath(p) != osp.abspath(named)]
+
     def newest_first(p):  # stable: among equal steps `named` stays first
         step = _step_of(p)
         return -step if step >= 0 or p != named else -float('inf')

@@ -12,8 +12,8 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-import mmfsod  # noqa: F401
 from conftest import REPO
+from mmfsod.compat import MMENGINE_CHECKPOINT_GLOBALS
 from mmfsod.engine import (EpochWorkerSeed, generator_states, global_random_states,
                            set_generator_states, set_global_random_states)
 from mmfsod.utils.toy_clutter import generate_toy_clutter
@@ -127,7 +127,9 @@ def test_checkpoint_holds_each_rank_state_and_loads_weights_only(clutter_root, t
     monkeypatch.setenv('MMFSOD_TEST_CLUTTER_ROOT', clutter_root)
     train(osp.join(CONFIGS, 'anchornet_tiny.py'), tmp_path,
           {'train_cfg.max_epochs': 1, 'train_cfg.val_interval': 100})
-    ckpt = torch.load(tmp_path / 'epoch_1.pth', weights_only=True)  # no extra classes
+    # the states need no class beyond those mmengine checkpoints already carry
+    with torch.serialization.safe_globals(MMENGINE_CHECKPOINT_GLOBALS):
+        ckpt = torch.load(tmp_path / 'epoch_1.pth', weights_only=True)
     states = ckpt['meta']['random_states']
     assert isinstance(states, list) and len(states) == 1  # one rank
     assert set(states[0]) >= {'python', 'numpy', 'torch', 'generators'}
