@@ -66,8 +66,9 @@ def merge_lsp_record_parts(parts: Sequence[str], path: str,
     ``sample_idx`` order, keeping the first record of each ``sample_idx``
     (a distributed sampler pads the last ranks with copies); return how many
     were written (atomically, as :func:`write_lsp_records`).
-    ``sorted_parts``: every part is already in ``sample_idx`` order, so the merge streams (memory independent of the number of
-    records); otherwise the records are read and sorted in memory."""
+    ``sorted_parts``: every part is already in ``sample_idx`` order, so
+    the merge streams (memory independent of the number of records);
+    otherwise the records are read and sorted in memory."""
     def lines(part):
         with open(part, encoding='utf-8') as f:
             for line in f:
