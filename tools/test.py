@@ -12,7 +12,7 @@ sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 
 from mmfsod.utils.tools import (add_common_args, apply_show,  # noqa: E402
                                 build_runner, load_config, parse_tool_args,
-                                setup_work_dir)
+                                run_main, setup_work_dir)
 
 
 def parse_args(argv=None):
@@ -58,4 +58,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

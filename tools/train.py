@@ -16,7 +16,8 @@ from mmengine.config import Config  # noqa: E402
 
 from mmfsod.utils.tools import (add_common_args, apply_amp,  # noqa: E402
                                 apply_resume, build_runner, load_config,
-                                parse_tool_args, setup_work_dir)
+                                parse_tool_args, run_main,
+                                setup_work_dir)
 
 
 def parse_args(argv=None):
@@ -53,4 +54,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

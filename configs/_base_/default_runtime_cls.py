@@ -11,6 +11,9 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # checkpoints carry every rank's random states; --resume restores them
+    # (mmfsod.engine.RandomStateHook: bit-exact resume on the CPU)
+    random_state=dict(type='RandomStateHook'),
     # drawn predictions on validation/test images: tools/test.py --show-dir
     visualization=dict(type='VisualizationHook', enable=False))
 

@@ -11,6 +11,9 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=5000, by_epoch=False,
                     max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # checkpoints carry every rank's random states; --resume restores them
+    # (mmfsod.engine.RandomStateHook: bit-exact resume on the CPU)
+    random_state=dict(type='RandomStateHook'),
     visualization=dict(type='DetVisualizationHook'))
 
 env_cfg = dict(

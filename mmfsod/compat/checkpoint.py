@@ -29,6 +29,8 @@ from typing import Callable, Iterable, List, Tuple, Union
 import numpy as np
 import torch
 
+from .checkpoint_files import CorruptCheckpointError, checkpoint_problem, describe
+
 # Classes and functions that mmengine's own checkpoints pickle besides
 # tensors and plain containers.
 MMENGINE_CHECKPOINT_GLOBALS: List[Union[Callable, Tuple[Callable, str]]] = []
@@ -124,15 +126,28 @@ def _refused_globals(filename, message: str) -> str:
     return ', '.join(f'`{n}`' for n in names) or 'an object that is not a tensor'
 
 
+def _raise_if_corrupt(filename, exc: BaseException) -> None:
+    """A failed load of a local file that is damaged or no checkpoint:
+    :class:`CorruptCheckpointError` naming the file and what is wrong."""
+    if not isinstance(filename, str) or '://' in filename or not os.path.isfile(filename):
+        return
+    problem = checkpoint_problem(filename)
+    if problem is not None:
+        raise CorruptCheckpointError(describe(filename, problem)) from exc
+
+
 def _safe_load_checkpoint(orig: Callable) -> Callable:
 
     def load_checkpoint(cls, filename, map_location=None, logger='current'):
         with torch.serialization.safe_globals(MMENGINE_CHECKPOINT_GLOBALS):
             try:
-                return orig.__func__(cls, filename, map_location, logger)
-            except pickle.UnpicklingError as exc:
-                if 'weights_only' not in str(exc).lower() and \
-                        'Weights only load failed' not in str(exc):
+                checkpoint = orig.__func__(cls, filename, map_location, logger)
+            except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError,
+                    OSError) as exc:
+                _raise_if_corrupt(filename, exc)
+                if not isinstance(exc, pickle.UnpicklingError) or (
+                        'weights_only' not in str(exc).lower()
+                        and 'Weights only load failed' not in str(exc)):
                     raise
                 refused = _refused_globals(filename, str(exc))
                 raise UnsafeCheckpointError(
@@ -143,6 +158,12 @@ def _safe_load_checkpoint(orig: Callable) -> Callable:
                     'weights_only=True so that a checkpoint cannot run code. '
                     'If you made this file yourself and trust it, allow the class '
                     'with mmfsod.compat.allow_checkpoint_globals([...]).') from exc
+        if not isinstance(checkpoint, dict):
+            raise CorruptCheckpointError(
+                f'checkpoint {filename} is not a checkpoint: it holds a '
+                f'{type(checkpoint).__name__}, not a dict of weights (torch.save of a '
+                'state_dict, or mmengine\'s dict with "state_dict" and "meta")')
+        return checkpoint
 
     load_checkpoint.__wrapped__ = orig
     return classmethod(load_checkpoint)

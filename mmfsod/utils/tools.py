@@ -24,6 +24,49 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
                         default='none', help='job launcher')
     # torch.distributed.launch passes --local_rank (older) / --local-rank.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument(
+        '--debug', action='store_true',
+        help='show the traceback of a damaged checkpoint or image error (also '
+        f'with the environment variable {DEBUG_ENV}=1); by default one line')
+
+
+DEBUG_ENV = 'MMFSOD_DEBUG'
+
+
+def _file_errors() -> tuple:
+    from mmfsod.compat import CorruptCheckpointError, UnsafeCheckpointError
+    from mmfsod.utils.bad_images import BadImageError
+    return CorruptCheckpointError, UnsafeCheckpointError, BadImageError
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message of ``exc``; an error re-raised from a dataloader worker
+    carries the worker's traceback in its message: its last line."""
+    text = str(exc).strip()
+    if 'Original Traceback' in text:
+        text = text.splitlines()[-1]
+        text = text.split(': ', 1)[1] if ': ' in text else text
+    return ' '.join(text.split())
+
+
+def run_main(main, argv: Optional[List[str]] = None) -> None:
+    """Run a tool's ``main``: a damaged or refused checkpoint and a bad image
+    end the process with one line on stderr naming the file and exit code 1
+    (the traceback with ``--debug`` or ``MMFSOD_DEBUG=1``)."""
+    import sys
+    debug = '--debug' in (sys.argv[1:] if argv is None else argv) or \
+        os.environ.get(DEBUG_ENV, '') not in ('', '0')
+    try:
+        main(argv)
+    except _file_errors() as exc:
+        if debug:
+            raise
+        rank = os.environ.get('RANK')
+        where = f' (rank {rank})' if rank is not None and \
+            os.environ.get('WORLD_SIZE', '1') != '1' else ''
+        print(f'error{where}: {type(exc).__name__}: {_one_line(exc)}', file=sys.stderr,
+              flush=True)
+        sys.exit(1)
 
 
 def parse_tool_args(parser: argparse.ArgumentParser,

@@ -1,11 +1,17 @@
 """tools/train.py and tools/dist_train.sh on the tiny toy config."""
 import glob
+import os
 import os.path as osp
 import re
+import signal
+import subprocess
+import sys
+import threading
+import time
 
 import torch
 
-from conftest import TINY_DET_CONFIG, run_tool
+from conftest import REPO, TINY_DET_CONFIG, run_tool
 
 
 def test_train_two_iterations(tiny_toy_root, tmp_path):
@@ -47,3 +53,86 @@ def test_dist_train_two_cpu_processes(tiny_toy_root, tmp_path):
     assert proc.returncode == 0, out[-4000:]
     assert 'rank 1 of world size 2' in out and 'Load checkpoint from' in out
     assert 'coco/bbox_mAP' in out, out[-4000:]
+
+
+def test_dist_rank_killed_ends_the_job(tiny_toy_root, tmp_path):
+    """Issue 16: rank 1 of a 2-process CPU run (one dataloader worker each) is killed
+    while training: the job ends within 60 s naming rank 1, and no process
+    of it is left."""
+    args = ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), TINY_DET_CONFIG, '2', '--work-dir',
+            str(tmp_path), '--cfg-options', 'train_cfg.max_iters=100000',
+            'train_dataloader.num_workers=1', 'train_cfg.val_interval=100000']
+    env = dict(os.environ, PYTHON=sys.executable, PYTHONUNBUFFERED='1', PORT='29763')
+    proc = subprocess.Popen(args, cwd=REPO, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    lines, started = [], threading.Event()
+
+    def read():
+        for line in proc.stdout:
+            lines.append(line)
+            if 'Iter(train)' in line:
+                started.set()
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert started.wait(180), ''.join(lines)[-3000:]
+        ranks = {}
+        for pid in _descendants(proc.pid):
+            rank = _env_of(pid).get('RANK')
+            if rank is not None and 'train.py' in _cmdline(pid):
+                ranks.setdefault(rank, []).append(pid)
+        assert set(ranks) == {'0', '1'}, ranks
+        group = _descendants(proc.pid)
+        os.kill(min(ranks['1']), signal.SIGKILL)  # the rank's main process
+        proc.wait(60)  # raises TimeoutExpired if the job hangs
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    reader.join(10)
+    out = ''.join(lines)
+    assert proc.returncode != 0
+    assert 'rank      : 1 (local_rank: 1)' in out and 'SIGKILL' in out, out[-3000:]
+    time.sleep(6)  # dataloader workers notice their parent is gone within 5 s
+    left = [pid for pid in group if osp.exists(f'/proc/{pid}') and
+            _state(pid) != 'Z']
+    assert not left, [(_cmdline(p)) for p in left]
+
+
+def _descendants(pid):
+    out = subprocess.run(['ps', '-eo', 'pid=,ppid='], stdout=subprocess.PIPE,
+                         text=True).stdout.split()
+    children = {}
+    for child, parent in zip(out[::2], out[1::2]):
+        children.setdefault(int(parent), []).append(int(child))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _env_of(pid):
+    try:
+        with open(f'/proc/{pid}/environ', 'rb') as f:
+            items = f.read().split(b'\0')
+    except OSError:
+        return {}
+    return dict(i.decode(errors='replace').split('=', 1) for i in items if b'=' in i)
+
+
+def _cmdline(pid):
+    try:
+        with open(f'/proc/{pid}/cmdline', 'rb') as f:
+            return f.read().replace(b'\0', b' ').decode(errors='replace')
+    except OSError:
+        return ''
+
+
+def _state(pid):
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[0]
+    except OSError:
+        return 'gone'

@@ -26,6 +26,8 @@ from mmpretrain.datasets import BaseDataset
 from mmpretrain.registry import DATA_SAMPLERS, DATASETS
 from torch.utils.data import BatchSampler, Sampler
 
+from mmfsod.utils.bad_images import SkipBadImagesMixin
+
 RECORD_KEYS = ('img_path', 'input_size', 'gt_label', 'patches')
 
 
@@ -34,7 +36,7 @@ def _is_int(value) -> bool:
 
 
 @DATASETS.register_module()
-class LSPPatchDataset(BaseDataset):
+class LSPPatchDataset(SkipBadImagesMixin, BaseDataset):
     """One item per LSP patch of a JSON-lines LSP patch record file.
 
     Each item is one patch of one image, labelled with the image's
@@ -60,6 +62,11 @@ class LSPPatchDataset(BaseDataset):
         data_prefix (str | dict): prefix joined to *relative* ``img_path``
             values; ``''`` (default) uses them as written (they are the paths
             of the localizer's data samples).
+        skip_bad_images (bool): replace an item whose image is missing or
+            corrupt by the next one, counted and logged
+            (:class:`~mmfsod.utils.bad_images.SkipBadImagesMixin`); by
+            default such an image is a ``BadImageError`` naming the file
+            and this dataset. Defaults to False.
         **kwargs: as :class:`mmpretrain.datasets.BaseDataset` (``pipeline``,
             ``classes``/``metainfo``, ``test_mode``, ...).
 

@@ -6,12 +6,13 @@ from mmengine.logging import print_log
 from mmpretrain.datasets import CustomDataset
 from mmpretrain.registry import DATASETS
 
+from mmfsod.utils.bad_images import SkipBadImagesMixin
 from mmfsod.utils.toy_clutter import (SPLITS, TOY_CLUTTER_CLASSES,
                                       generate_toy_clutter, make_spec, read_spec)
 
 
 @DATASETS.register_module()
-class ToyClutterDataset(CustomDataset):
+class ToyClutterDataset(SkipBadImagesMixin, CustomDataset):
     """The toy clutter set (see :mod:`mmfsod.utils.toy_clutter`): one
     labelled object per image among distractors that share its colour or its
     shape.
@@ -20,6 +21,11 @@ class ToyClutterDataset(CustomDataset):
     the list ``data_root/meta/<split>.txt`` (``<class>/<file> <label>``).
 
     Args:
+        skip_bad_images (bool): replace an item whose image is missing or
+            corrupt by the next one, counted and logged
+            (:class:`~mmfsod.utils.bad_images.SkipBadImagesMixin`); by
+            default such an image is a ``BadImageError`` naming the file
+            and this dataset. Defaults to False.
         data_root (str): the set's directory.
         split (str): ``'train'``, ``'val'`` or ``'holdout'`` (images of the
             training distribution no model trains on, generated with

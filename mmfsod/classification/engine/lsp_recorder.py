@@ -37,6 +37,8 @@ from typing import (Dict, Iterable, List, Mapping, Optional, Sequence, Tuple,
 import mmcv
 import numpy as np
 
+from mmfsod.compat.atomic import atomic_open
+
 from .. import lsp
 from ..lsp import resolve_setting as resolve_lsp_setting
 from .lsp_drawing import draw_attention_maps, draw_lsp_patches
@@ -45,12 +47,13 @@ Setting = Union[str, Mapping[str, Mapping[str, Union[int, float]]]]
 
 
 def write_lsp_records(records: Iterable[dict], path: str) -> int:
-    """Write ``records`` as JSON lines to ``path`` (creating its directory);
-    return how many were written."""
+    """Write ``records`` as JSON lines to ``path`` (creating its directory)
+    atomically (a temporary file renamed over ``path``); return how many
+    were written."""
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
     count = 0
-    with open(path, 'w', encoding='utf-8') as f:
+    with atomic_open(path, 'w', encoding='utf-8') as f:
         for record in records:
             f.write(json.dumps(record) + '\n')
             count += 1
@@ -62,9 +65,10 @@ def merge_lsp_record_parts(parts: Sequence[str], path: str,
     """Merge JSON-lines files of records (one per rank) into ``path`` in
     ``sample_idx`` order, keeping the first record of each ``sample_idx``
     (a distributed sampler pads the last ranks with copies); return how many
-    were written. ``sorted_parts``: every part is already in ``sample_idx``
-    order, so the merge streams (memory independent of the number of
-    records); otherwise the records are read and sorted in memory."""
+    were written (atomically, as :func:`write_lsp_records`).
+    ``sorted_parts``: every part is already in ``sample_idx`` order, so
+    the merge streams (memory independent of the number of records);
+    otherwise the records are read and sorted in memory."""
     def lines(part):
         with open(part, encoding='utf-8') as f:
             for line in f:
@@ -78,7 +82,7 @@ def merge_lsp_record_parts(parts: Sequence[str], path: str,
                         key=lambda item: item[0])
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     count, last = 0, None
-    with open(path, 'w', encoding='utf-8') as out:
+    with atomic_open(path, 'w', encoding='utf-8') as out:
         for idx, line in stream:
             if idx == last:
                 continue

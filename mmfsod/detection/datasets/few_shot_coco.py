@@ -10,6 +10,7 @@ from mmdet.datasets.api_wrappers import COCO
 from mmdet.registry import DATASETS
 from mmengine.logging import print_log
 
+from mmfsod.utils.bad_images import SkipBadImagesMixin
 from .class_splits import COCO_ALL_CLASSES, check_class_split, resolve_classes
 from .few_shot_split import load_coco_json, seed_dir, split_file_name
 
@@ -29,7 +30,7 @@ def _palette(classes: Sequence[str]) -> List[tuple]:
 
 
 @DATASETS.register_module()
-class FewShotCocoDataset(CocoDataset):
+class FewShotCocoDataset(SkipBadImagesMixin, CocoDataset):
     """A COCO-format detection set restricted to a few-shot class split.
 
     Labels follow the order of ``classes`` (not the order of the categories in
@@ -50,6 +51,11 @@ class FewShotCocoDataset(CocoDataset):
     ``classes`` are skipped and counted too.
 
     Args:
+        skip_bad_images (bool): replace an item whose image is missing or
+            corrupt by the next one, counted and logged
+            (:class:`~mmfsod.utils.bad_images.SkipBadImagesMixin`); by
+            default such an image is a ``BadImageError`` naming the file
+            and this dataset. Defaults to False.
         classes (str | Sequence[str], optional): ``'ALL_CLASSES'``,
             ``'BASE_CLASSES'``, ``'NOVEL_CLASSES'`` (looked up in
             ``class_splits``) or the class names themselves. ``None`` (the

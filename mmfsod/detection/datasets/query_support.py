@@ -12,6 +12,9 @@ from mmengine.dataset import BaseDataset, Compose
 from mmengine.logging import print_log
 from mmengine.structures import InstanceData
 
+from mmfsod.utils.bad_images import (BadImageError, bad_image_error, image_problem,
+                                     log_skipped)
+
 # (index of the image in the source dataset, index of the instance in it)
 InstanceRef = Tuple[int, int]
 
@@ -134,6 +137,10 @@ class QuerySupportDataset:
             support templates chosen at test from this dataset follow the
             same limit. Defaults to 0.
         lazy_init (bool): defer loading the annotations. Defaults to False.
+        skip_bad_images (bool): replace an item whose query or support image
+            is missing or corrupt by item ``idx + 1`` (then ``idx + 2``, ...),
+            counted in ``num_bad_images`` and logged. Defaults to False: a
+            ``BadImageError`` naming the file and the dataset.
     """
 
     def __init__(self,
@@ -145,8 +152,14 @@ class QuerySupportDataset:
                  seed: int = 0,
                  support_dataset: Optional[Union[dict, BaseDataset]] = None,
                  min_support_area: float = 0.0,
-                 lazy_init: bool = False) -> None:
+                 lazy_init: bool = False,
+                 skip_bad_images: bool = False) -> None:
         name = type(self).__name__
+        if not isinstance(skip_bad_images, bool):
+            raise TypeError(f'{name}.skip_bad_images must be a bool, got '
+                            f'{skip_bad_images!r}')
+        self.skip_bad_images = skip_bad_images
+        self.num_bad_images = 0
         for key, value in (('num_support_ways', num_support_ways),
                            ('num_support_shots', num_support_shots), ('repeat', repeat)):
             if not isinstance(value, int) or value < 1:
@@ -288,8 +301,38 @@ class QuerySupportDataset:
 
     def __getitem__(self, idx: int) -> dict:
         self.full_init()
+        if not self.skip_bad_images:
+            return self._seeded_item(idx)
+        for k in range(len(self)):
+            try:
+                return self._seeded_item((idx + k) % len(self))
+            except BadImageError as err:
+                log_skipped(self, err)
+        raise BadImageError(f'{type(self).__name__}: no item has readable images')
+
+    def _seeded_item(self, idx: int) -> dict:
         with seeded_global_rngs([self.seed, idx % len(self), 1]):
-            return self._load_item(idx)
+            try:
+                return self._load_item(idx)
+            except BadImageError:
+                raise
+            except Exception as exc:
+                self._raise_bad_image(idx, exc)
+                raise
+
+    def _raise_bad_image(self, idx: int, exc: Exception) -> None:
+        """A :class:`BadImageError` if an image of item ``idx`` (its query
+        or one of its supports) is missing or corrupt."""
+        draw = self.sample_pair(idx)
+        paths = [('the query', self.dataset, draw['query_index'])] + [
+            ('a support', self.support_dataset, i) for _, (i, _), _ in draw['supports']]
+        for what, dataset, i in paths:
+            path = dataset.get_data_info(i)['img_path']
+            problem = image_problem(path)
+            if problem is not None:
+                raise bad_image_error(
+                    f'{type(self).__name__} (of {type(dataset).__name__})', path,
+                    problem, f'{what} of item {idx}') from exc
 
     def _load_item(self, idx: int) -> dict:
         draw = self.sample_pair(idx)

@@ -24,6 +24,7 @@ import torch
 from mmengine.dataset import Compose
 from mmengine.structures import InstanceData
 
+from mmfsod.compat.atomic import atomic_open
 from .query_support import box_area, pack_supports
 
 TEMPLATE_VERSION = 1
@@ -125,7 +126,9 @@ def check_support_templates(templates: dict, where: str = 'support templates') -
 
 
 def save_support_templates(templates: dict, path: str) -> None:
-    with open(path, 'w') as f:
+    """Write ``templates`` as JSON to ``path`` atomically (a temporary file
+    renamed over ``path``: a kill leaves the old file or the new one)."""
+    with atomic_open(path, 'w') as f:
         json.dump(templates, f, indent=1)
 
 

@@ -1,0 +1,213 @@
+"""RandomStateHook: checkpoints carry the random state, ``--resume``
+restores it, so that an interrupted and resumed run ends as the run that was
+never interrupted (bit for bit on the CPU)."""
+import functools
+from typing import List, Optional
+
+from mmengine.dataset.utils import worker_init_fn as mmengine_worker_init_fn
+from mmengine.dist import all_gather_object, get_rank, get_world_size
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from mmengine.registry import HOOKS
+
+from .random_states import (generator_states, global_random_states,
+                            set_generator_states, set_global_random_states)
+from .worker_seeding import EpochWorkerSeed
+
+META_KEY = 'random_states'
+
+
+class _RestoreAfterSkip:
+    """Stands for the iteration-based loop's dataloader iterator while the
+    loop skips the batches already trained: the skip must not draw from the
+    generators (a pipeline in the main process would), so the checkpoint's
+    state is set once the last skipped batch is out."""
+
+    def __init__(self, iterator, num_skipped: int, restore) -> None:
+        self._iterator = iterator
+        self._left = num_skipped
+        self._restore = restore
+        if self._left <= 0:
+            restore()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        batch = next(self._iterator)
+        if self._left > 0:
+            self._left -= 1
+            if self._left == 0:
+                self._restore()
+        return batch
+
+    def __getattr__(self, name):
+        return getattr(self._iterator, name)
+
+
+@HOOKS.register_module()
+class RandomStateHook(Hook):
+    """Save the random state of every rank in checkpoints and restore it on
+    resume.
+
+    * ``before_save_checkpoint``: ``checkpoint['meta']['random_states']`` is
+      a list with one entry per rank (gathered from all ranks): Python's
+      ``random``, numpy's and torch's CPU generator states, the current CUDA
+      device's when CUDA is in use, and the state of every generator held by
+      the training dataloader's datasets and samplers (found by
+      :func:`~mmfsod.engine.random_states.find_generators`).
+    * ``after_load_checkpoint`` (``--resume``): keeps this rank's entry; it is
+      set when training continues: at ``before_train`` for epoch-based loops,
+      after the iteration-based loop has skipped the batches already trained
+      (that skip runs the data pipeline and must not count).
+    * Validation inside training runs with the generators saved before and
+      restored after, so the training draws do not depend on whether (or
+      when) validation ran: a run resumed after a checkpoint that was
+      followed by validation draws what the uninterrupted run drew.
+    * Dataloader workers: in epoch-based training every epoch starts fresh
+      workers seeded from ``(seed, epoch, rank, worker id)``
+      (:class:`~mmfsod.engine.worker_seeding.EpochWorkerSeed`), persistent
+      workers included, so a run resumed at epoch ``e`` gives its workers the
+      generators the uninterrupted run gave them. Iteration-based training
+      keeps one dataloader iterator, replayed on resume.
+
+    The states are saved only when ``runner.seed`` is set (mmengine sets one
+    unless ``randomness.seed`` is None and picks a random one otherwise).
+    A checkpoint without random states (older, or written elsewhere) resumes
+    as before, with a warning.
+
+    Args:
+        restore (bool): set the saved states on resume. Defaults to True.
+        reseed_workers (bool): the epoch-based worker seeding above. Defaults
+            to True.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self, restore: bool = True, reseed_workers: bool = True) -> None:
+        self.restore = restore
+        self.reseed_workers = reseed_workers
+        self._pending: Optional[dict] = None
+
+    # ------------------------------------------------------------------ save
+    def _states(self, runner) -> dict:
+        states = global_random_states()
+        loader = _train_dataloader(runner)
+        if loader is not None:
+            states['generators'] = generator_states(loader)
+        return states
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        # every rank calls Runner.save_checkpoint; rank 0 writes the file
+        gathered: List[dict] = all_gather_object(self._states(runner))
+        checkpoint.setdefault('meta', {})[META_KEY] = gathered
+
+    # --------------------------------------------------------------- restore
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        if not self.restore or not runner._resume:
+            return  # load_from / test: weights only
+        saved = checkpoint.get('meta', {}).get(META_KEY)
+        if not saved:
+            print_log('RandomStateHook: the checkpoint has no random states (written '
+                      'without this hook); the resumed run draws other random '
+                      'numbers than the interrupted one would have',
+                      logger='current', level=30)
+            return
+        rank, world = get_rank(), get_world_size()
+        if len(saved) != world:
+            print_log(f'RandomStateHook: the checkpoint holds the random states of '
+                      f'{len(saved)} process(es), this run has {world}; rank {rank} '
+                      f'takes those of rank {rank % len(saved)} (not an exact resume)',
+                      logger='current', level=30)
+        self._pending = saved[rank % len(saved)]
+
+    def _apply(self, runner) -> None:
+        states, self._pending = self._pending, None
+        if states is None:
+            return
+        set_global_random_states(states)
+        missing = set_generator_states(_train_dataloader(runner),
+                                       states.get('generators', {}))
+        if missing:
+            print_log(f'RandomStateHook: the checkpoint has generator states for '
+                      f'{missing}, which this run does not have; not restored',
+                      logger='current', level=30)
+        print_log(f'RandomStateHook: random states of rank {get_rank()} restored '
+                  f'from the checkpoint (iter {runner.iter})', logger='current')
+
+    def before_train(self, runner) -> None:
+        self._guard_validation(runner)
+        if self.reseed_workers and not _is_iter_based(runner):
+            self._install_worker_seed(runner)
+        if self._pending is None:
+            return
+        loop = runner.train_loop
+        if _is_iter_based(runner):
+            loop.dataloader_iterator = _RestoreAfterSkip(
+                loop.dataloader_iterator, loop._iter,
+                functools.partial(self._apply, runner))
+        else:
+            self._apply(runner)
+
+    # ------------------------------------------------------------ validation
+    @staticmethod
+    def _guard_validation(runner) -> None:
+        val_loop = runner.val_loop
+        if val_loop is None or getattr(val_loop.run, '_keeps_random_states', False):
+            return
+        run = val_loop.run
+
+        @functools.wraps(run)
+        def run_keeping_states(*args, **kwargs):
+            states = global_random_states()
+            try:
+                return run(*args, **kwargs)
+            finally:
+                set_global_random_states(states)
+
+        run_keeping_states._keeps_random_states = True
+        val_loop.run = run_keeping_states
+
+    # --------------------------------------------------------------- workers
+    def _install_worker_seed(self, runner) -> None:
+        loader = runner.train_dataloader
+        if runner.seed is None or not getattr(loader, 'num_workers', 0):
+            return
+        base = loader.worker_init_fn
+        if not (base is None or isinstance(base, EpochWorkerSeed) or (
+                isinstance(base, functools.partial)
+                and base.func is mmengine_worker_init_fn)):
+            return  # a worker_init_fn of the config's own: left alone
+        if isinstance(base, EpochWorkerSeed):
+            return
+        loader.worker_init_fn = EpochWorkerSeed(
+            seed=runner.seed, rank=get_rank(), num_workers=loader.num_workers,
+            base=loader.worker_init_fn)
+
+    def before_train_epoch(self, runner) -> None:
+        if not self.reseed_workers or _is_iter_based(runner):
+            return
+        loader = runner.train_dataloader
+        seeder = getattr(loader, 'worker_init_fn', None)
+        if not isinstance(seeder, EpochWorkerSeed):
+            return
+        seeder.epoch = runner.epoch
+        # persistent workers would keep the generators of the last epoch:
+        # start this epoch's workers afresh
+        iterator = getattr(loader, '_iterator', None)
+        if iterator is not None:
+            iterator._shutdown_workers()
+            loader._iterator = None
+
+
+def _train_dataloader(runner):
+    """The built training dataloader, or None before the loop is built."""
+    loop = getattr(runner, '_train_loop', None)
+    if loop is None or isinstance(loop, dict):
+        return None
+    return getattr(loop, 'dataloader', None)
+
+
+def _is_iter_based(runner) -> bool:
+    from mmengine.runner import IterBasedTrainLoop
+    return isinstance(runner.train_loop, IterBasedTrainLoop)
