@@ -302,3 +302,28 @@ def test_results_written_whole_or_not_at_all(tmp_path):
         dump_json_atomic([dict(a=object())], str(target))  # fails half-way
     assert json.loads(target.read_text()) == [dict(a=1)]
     assert os.listdir(tmp_path) == ['results.bbox.json']
+
+
+def test_fine_tune_config_keeps_frozen_parts_and_schedule_shape(fsod_env, tmp_path):
+    from mmfsod.detection.apis import build_fine_tune_config
+    toy_ft = osp.join(REPO, 'configs', 'gcn_fsod', 'toy',
+                      'gcn-fsod_r18_c4_toy_10shot-fine-tuning.py')
+    cfg = Config.fromfile(toy_ft)
+    ft = build_fine_tune_config(cfg, 'base.pth', '/s/instances.json', ['cog'], 5, 100,
+                                str(tmp_path))
+    assert ft.model.backbone.frozen_stages == cfg.model.backbone.frozen_stages == 2
+    assert ft.optim_wrapper == cfg.optim_wrapper and ft.load_from == 'base.pth'
+    assert ft.train_cfg.max_iters == 100 and ft.val_dataloader is None
+    # the 300-iteration schedule's milestone at 195 (0.65) moves to 65
+    assert ft.param_scheduler[0]['milestones'] == [65] and ft.param_scheduler[0]['end'] == 100
+    qs = ft.train_dataloader.dataset
+    assert qs.num_support_ways == 1  # one class: no negative class to pair
+    assert qs.dataset.ann_file == '/s/instances.json' and qs.dataset.classes == ['cog']
+    assert qs.dataset.type == 'FewShotCocoDataset' and 'generate' not in qs.dataset
+    assert [h['type'] for h in ft.custom_hooks] == ['SupportTemplateHook']
+    assert ft.custom_hooks[0]['num_shots'] is None
+    with pytest.raises(ValueError, match='fine-tuning iterations must be an integer >= 1'):
+        build_fine_tune_config(cfg, 'base.pth', 'a.json', ['cog'], 5, 0, str(tmp_path))
+    cfg.train_dataloader.dataset = dict(type='ToyShapesDataset')
+    with pytest.raises(ValueError, match='must be a QuerySupportDataset'):
+        build_fine_tune_config(cfg, 'base.pth', 'a.json', ['cog'], 5, 10, str(tmp_path))
