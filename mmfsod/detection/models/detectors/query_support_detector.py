@@ -186,9 +186,12 @@ class QuerySupportDetector(BaseDetector):
     def _class_feats(self) -> dict:
         """Support maps and RoI features of every template class, cached."""
         if self._templates is None:
-            raise RuntimeError('QuerySupportDetector has no support templates: test it with '
-                               'SupportTemplateHook (templates recorded in the checkpoint '
-                               'meta or given as templates_file)')
+            raise RuntimeError('QuerySupportDetector has no support templates: mmdet\'s '
+                               'init_detector / inference_detector / DetInferencer do not '
+                               'give them; use mmfsod.detection.apis.FewShotDetInferencer('
+                               'config, checkpoint[, supports=...]) (the templates recorded '
+                               'in the checkpoint, or your own boxes), or test with '
+                               'SupportTemplateHook (checkpoint meta or templates_file)')
         if self._template_feats is None:
             labels, maps, rois = [], [], []
             for label, (inputs, info) in self._templates.items():
