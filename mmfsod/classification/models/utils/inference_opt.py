@@ -222,7 +222,8 @@ def optimize_for_inference(model: nn.Module,
                     example = example.contiguous(memory_format=torch.channels_last)
                 owner.backbone = TracedForward(backbone, example)
             else:
-                compiled = torch.compile(backbone, dynamic=False)
+                compiled = torch.compile(backbone, dynamic=False,
+                                         options={'freezing': True})
                 owner.backbone = _Compiled(backbone, compiled)
     return model
 
