@@ -229,6 +229,11 @@ class QuerySupportDetector(BaseDetector):
             for p, det in enumerate(dets):
                 det.labels = torch.full_like(det.labels, labels[chunk[p % n]])
                 per_image[p // n].append(det)
+        return self.add_pred_to_datasample(batch_data_samples,
+                                           self._merge_classes(per_image))
+
+    def _merge_classes(self, per_image: List[List[InstanceData]]) -> List[InstanceData]:
+        """Each image's detections of all classes, the ``max_per_img`` best."""
         max_per_img = (self.test_cfg or {}).get('max_per_img', 100)
         results = []
         for dets in per_image:
@@ -237,4 +242,4 @@ class QuerySupportDetector(BaseDetector):
                 keep = merged.scores.topk(max_per_img).indices
                 merged = merged[keep]
             results.append(merged)
-        return self.add_pred_to_datasample(batch_data_samples, results)
+        return results

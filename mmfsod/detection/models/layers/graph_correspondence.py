@@ -18,7 +18,6 @@ import math
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from mmdet.registry import MODELS
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
@@ -29,6 +28,11 @@ from .graph_adjacency import (NodeStats, adjacency_block, gaussian_adjacency,
 __all__ = ['gaussian_adjacency', 'normalized_adjacency', 'GraphCorrespondence']
 
 QueryGroups = Optional[Union[Tensor, Sequence[int]]]
+
+
+def _cat(parts: List[Tensor]) -> Tensor:
+    """Chunks along dim 0 (one chunk, the dense path: no copy)."""
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
 def _same_map(a: Tensor, b: Tensor) -> bool:
@@ -191,7 +195,6 @@ class GraphCorrespondence(nn.Module):
             raise ValueError('GraphCorrespondence: empty query map (H·W = 0), got '
                              f'{shapes}')
 
-
     def _groups(self, query_feats: Tensor,
                 query_groups: QueryGroups) -> List[Tuple[int, List[int]]]:
         """(first pair, pairs) of each query group; checks that marked pairs
@@ -241,9 +244,12 @@ class GraphCorrespondence(nn.Module):
             support_nodes = support_feats.flatten(2).transpose(1, 2)  # (P, M, C)
             outs, order = [], []
             for first, pairs in groups:
-                index = torch.tensor(pairs, device=query_feats.device)
+                if pairs == list(range(first, first + len(pairs))):  # a view, no copy
+                    support = support_nodes[first:first + len(pairs)]
+                else:
+                    support = support_nodes[torch.tensor(pairs, device=query_feats.device)]
                 out = self._forward_group(query_nodes[first].to(dtype),
-                                          support_nodes[index].to(dtype))  # (Nq, K, C')
+                                          support.to(dtype))  # (Nq, K, C')
                 outs.append(out.permute(1, 2, 0))  # (K, C', Nq)
                 order += pairs
             out = torch.cat(outs) if len(outs) > 1 else outs[0]  # (P, C', Nq), group order
@@ -274,7 +280,12 @@ class GraphCorrespondence(nn.Module):
             a_sq = adjacency_block(s_stats, rows, temperature, eps)  # (K, M, R)
             return a_qq, a_sq
 
-        cache = blocks(q_stats, s_stats, 0, num_query) if self.chunk_size is None else None
+        a_ss = adjacency_block(s_stats, s_stats, temperature, eps,
+                               self_loop_offset=0)  # (K, M, M), per class
+        cache = None
+        if self.chunk_size is None:  # dense: the blocks once; the node vectors are done
+            cache = blocks(q_stats, s_stats, 0, num_query)
+            q_stats = s_stats = None
 
         def run(pass_fn, start, end, *args):
             if cache is not None:
@@ -295,31 +306,36 @@ class GraphCorrespondence(nn.Module):
         def propagate_query(a_qq, a_sq, start, end, y_q, y_s):
             # rows of A^QQ Y^Q_k + A^QS_k Y^S_k for every k; Y^Q (Nq, K, C), Y^S (K, M, C)
             shared = (a_qq @ y_q.flatten(1)).view(end - start, *y_q.shape[1:])  # (R, K, C)
-            return shared + torch.bmm(a_sq.transpose(1, 2), y_s).transpose(0, 1)
+            if torch.is_grad_enabled():
+                return shared + torch.bmm(a_sq.transpose(1, 2), y_s).transpose(0, 1)
+            for k in range(y_s.shape[0]):  # no_grad: in place, no (R, K, C) temporary
+                shared[:, k].addmm_(a_sq[k].T, y_s[k])
+            return shared
 
         def propagate_both(a_qq, a_sq, start, end, y_q, y_s):
             # and this chunk's part of A^SQ_k Y^Q_k, (K, M, C)
             return (propagate_query(a_qq, a_sq, start, end, y_q, y_s),
                     torch.bmm(a_sq, y_q[start:end].transpose(0, 1)))
 
-        a_ss = adjacency_block(s_stats, s_stats, temperature, eps,
-                               self_loop_offset=0)  # (K, M, M), per class
         parts = [run(degrees, start, end) for start, end in chunks]
-        r_q = inv_sqrt_degree(torch.cat([p[0] for p in parts]))  # (Nq, K)
+        r_q = inv_sqrt_degree(_cat([p[0] for p in parts]))  # (Nq, K)
         r_s = inv_sqrt_degree(a_ss.sum(-1) + sum(p[1] for p in parts))  # (K, M)
         del parts
         # layer 1: X^Q = V^Q Θ^0 shared, then Y = R_k X per class
         y_q = r_q[:, :, None] * self.theta0(query)[:, None]  # (Nq, K, C_hid)
         y_s = r_s[:, :, None] * self.theta0(support)  # (K, M, C_hid)
         parts = [run(propagate_both, start, end, y_q, y_s) for start, end in chunks]
-        h_q = F.relu(r_q[:, :, None] * torch.cat([p[0] for p in parts]))  # (Nq, K, C_hid)
-        h_s = F.relu(r_s[:, :, None] * (torch.bmm(a_ss, y_s)
-                                        + sum(p[1] for p in parts)))  # (K, M, C_hid)
-        del parts, y_q, y_s
+        h_s = (r_s[:, :, None] * (torch.bmm(a_ss, y_s) + sum(p[1] for p in parts))
+               ).relu_()  # (K, M, C_hid)
+        del y_q, y_s
+        h_q = _cat([p[0] for p in parts])  # (Nq, K, C_hid)
+        del parts
+        h_q = (r_q[:, :, None] * h_q).relu_()  # (in place on a new tensor: autograd-safe)
         # layer 2, query rows only
         y_q = r_q[:, :, None] * self.theta1(h_q)  # (Nq, K, C')
         y_s = r_s[:, :, None] * self.theta1(h_s)  # (K, M, C')
         del h_q, h_s
-        out = torch.cat([run(propagate_query, start, end, y_q, y_s)
-                         for start, end in chunks])  # (Nq, K, C')
-        return F.relu(r_q[:, :, None] * out)
+        out = _cat([run(propagate_query, start, end, y_q, y_s)
+                    for start, end in chunks])  # (Nq, K, C')
+        del y_q, y_s
+        return (r_q[:, :, None] * out).relu_()
