@@ -294,8 +294,8 @@ def run_worker(args):
         res, out = stages.graph_peak_case(args, device)
     elif args.worker.startswith('graph-'):
         res, out = graph_case(args, device)
-    elif args.worker.startswith('detector-'):
-        res, out = stages.detector_case(args, device, args.worker.split('-', 1)[1])
+    elif args.worker == 'detector':
+        res, out = stages.detector_case(args, device, DETECTOR_RPNS)
     elif args.worker.startswith('train-'):
         res, out = stages.train_case(args, device, int(args.worker.split('-')[1]),
                                      osp.join(osp.dirname(args.out), 'toy_data'))
@@ -392,9 +392,9 @@ def detector_section(args, tmp):
           f'{args.query_size[0]} query against {args.classes} classes ('
           f'{args.support_img_size}x{args.support_img_size} templates, class_chunk = '
           f'{args.classes}), per image; ms: median of {args.detector_repeats} predict '
-          'call(s) after a profiled warm-up; peak: profiler allocator peak of the stage')
-    res = {rpn: spawn(args, f'detector-{rpn}', osp.join(tmp, f'det_{rpn}.pt'))
-           for rpn in DETECTOR_RPNS}
+          'call(s) after a profiled warm-up, the two detectors in one process, their '
+          'calls alternated; peak: profiler allocator peak of the stage')
+    res = spawn(args, 'detector', osp.join(tmp, 'detector.pt'))  # types alternated
     rows = []
     for stage in stages.STAGES + ('rest', 'total'):
         row = [stage]

@@ -107,9 +107,9 @@ class StageClock:
         yield self.times
 
 
-def detector_case(args, device, rpn_type):
-    """The paper model (random weights) meta-testing one query against
-    ``--classes`` classes: ms and allocator peak per stage."""
+def build_detector(args, device, rpn_type):
+    """The paper model with random weights and one template shot per class;
+    returns it and a ``predict`` call on one random query image."""
     from mmdet.registry import MODELS
     from mmdet.structures import DetDataSample
     from mmengine.config import Config
@@ -139,38 +139,49 @@ def detector_case(args, device, rpn_type):
     image = torch.randn(1, 3, height, width, generator=gen).to(device)  # normalised
     meta = dict(img_shape=(height, width), ori_shape=(height, width),
                 scale_factor=(1.0, 1.0))
-
-    def sync():
-        if device.type == 'cuda':
-            torch.cuda.synchronize()
-
     with torch.no_grad():
         model._class_feats()  # the templates' features: once per test set, not timed
-    clock = StageClock(model, sync)
 
     def call():
         with torch.no_grad():
             return model.predict(image, [DetDataSample(metainfo=meta)])[0].pred_instances
 
-    with clock.call() as times:  # warm-up, profiled: peak of each stage
-        dets, peaks = profiled(call, windows=True)
-    runs = []
+    return model, call
+
+
+def detector_case(args, device, rpn_types):
+    """Every RPN type's detector in one process, their predict calls
+    alternated (a load change on a shared machine hits them alike): ms and
+    allocator peak per stage, per type."""
+    def sync():
+        if device.type == 'cuda':
+            torch.cuda.synchronize()
+
+    models = {rpn: build_detector(args, device, rpn) for rpn in rpn_types}
+    clocks = {rpn: StageClock(model, sync) for rpn, (model, _) in models.items()}
+    peaks, runs, dets = {}, {rpn: [] for rpn in rpn_types}, {}
+    for rpn, (_, call) in models.items():  # warm-up, profiled: peak of each stage
+        with clocks[rpn].call():
+            _, peaks[rpn] = profiled(call, windows=True)
     for _ in range(args.detector_repeats):
-        with clock.call() as times:
-            sync()
-            start = time.perf_counter()
-            dets = call()
-            sync()
-            total = time.perf_counter() - start
-            runs.append(dict(times, total=total))
-    res = {stage: dict(ms=1e3 * statistics.median(r[stage] for r in runs),
-                       peak_mb=peaks.get(stage, 0.0)) for stage in STAGES}
-    res['total'] = dict(ms=1e3 * statistics.median(r['total'] for r in runs))
-    res['rest'] = dict(ms=res['total']['ms'] - sum(res[s]['ms'] for s in STAGES))
-    res['detections'] = len(dets)
-    res['rois'] = args.classes * model.test_cfg.rpn.max_per_img
-    out = torch.cat([dets.scores, dets.bboxes.flatten()]) if len(dets) else torch.zeros(1)
-    return res, out
+        for rpn, (_, call) in models.items():
+            with clocks[rpn].call() as times:
+                sync()
+                start = time.perf_counter()
+                dets[rpn] = call()
+                sync()
+                runs[rpn].append(dict(times, total=time.perf_counter() - start))
+    result, outs = {}, []
+    for rpn in rpn_types:
+        res = {stage: dict(ms=1e3 * statistics.median(r[stage] for r in runs[rpn]),
+                           peak_mb=peaks[rpn].get(stage, 0.0)) for stage in STAGES}
+        res['total'] = dict(ms=1e3 * statistics.median(r['total'] for r in runs[rpn]))
+        res['rest'] = dict(ms=res['total']['ms'] - sum(res[s]['ms'] for s in STAGES))
+        res['detections'] = len(dets[rpn])
+        res['rois'] = args.classes * models[rpn][0].test_cfg.rpn.max_per_img
+        result[rpn] = res
+        outs.append(torch.cat([dets[rpn].scores, dets[rpn].bboxes.flatten()]))
+    return result, torch.cat(outs)
 
 
 def graph_peak_case(args, device):
