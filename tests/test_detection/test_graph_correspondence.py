@@ -344,3 +344,23 @@ def test_shared_query_must_be_the_same_map():
         module(support, pair_q, groups[:4])
     with pytest.raises(ValueError, match='in_channels = 6'):  # support of 5 channels
         module(support[:, :5], pair_q, groups)
+
+
+@pytest.mark.parametrize('chunk_size', [None, 7])
+def test_two_zero_vectors_are_adjacent_among_wide_features(chunk_size):
+    """Zero vectors among wide post-ReLU vectors (a large common component):
+    their centred distance is a rounding residue (here 2e-3) that ``/ eps``
+    would blow up to a ≈ 0; it is set to 0, so a = 1 between them, in the
+    kernel and in the graph."""
+    gen = torch.Generator().manual_seed(2)
+    nodes = (torch.randn(1, 40, 1024, generator=gen) + 3).relu()
+    nodes[0, [2, 5]] = 0
+    adj = gaussian_adjacency(nodes, 0.05, EPS)
+    assert adj[0, 2, 5] == 1 and adj[0, 5, 2] == 1
+    assert (adj[0, [2, 5]][:, [0, 1, 3, 4]] < 1e-6).all()
+    torch.manual_seed(0)
+    module = GraphCorrespondence(1024, 4, 4, temperature=0.05, chunk_size=chunk_size)
+    query = nodes[:, :36].transpose(1, 2).reshape(1, 1024, 6, 6)
+    support = nodes[:, 36:].transpose(1, 2).reshape(1, 1024, 2, 2)
+    torch.testing.assert_close(module(support, query, [0]),
+                               dense_reference(module, support, query), rtol=0, atol=1e-5)
