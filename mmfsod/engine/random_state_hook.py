@@ -88,6 +88,7 @@ class RandomStateHook(Hook):
         self.restore = restore
         self.reseed_workers = reseed_workers
         self._pending: Optional[dict] = None
+        self._captured: Optional[tuple] = None
 
     # ------------------------------------------------------------------ save
     def _states(self, runner) -> dict:
@@ -97,9 +98,38 @@ class RandomStateHook(Hook):
             states['generators'] = generator_states(loader)
         return states
 
+    def _capture(self, runner) -> None:
+        """Every rank's states at the end of this step, gathered on every rank.
+
+        ``Runner.save_checkpoint`` runs on rank 0 only (mmengine's
+        ``master_only``), so ``before_save_checkpoint`` cannot gather: a
+        collective there waits for ranks that never call it. The states are
+        gathered here instead, in ``after_train_iter`` / ``after_train_epoch``
+        (priority VERY_HIGH: before CheckpointHook's VERY_LOW in the same
+        call), where every rank runs; nothing in between draws random numbers.
+        """
+        states = self._states(runner)
+        gathered = all_gather_object(states) if get_world_size() > 1 else [states]
+        self._captured = (runner.iter, runner.epoch, gathered)
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        self._capture(runner)
+
+    def after_train_epoch(self, runner) -> None:
+        self._capture(runner)
+
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        # every rank calls Runner.save_checkpoint; rank 0 writes the file
-        gathered: List[dict] = all_gather_object(self._states(runner))
+        captured = self._captured
+        if captured is not None and captured[:2] == (runner.iter, runner.epoch):
+            gathered: List[dict] = captured[2]
+        else:
+            # a save outside the training steps (e.g. called by hand)
+            gathered = [self._states(runner)]
+            if get_world_size() > 1:
+                print_log('RandomStateHook: a checkpoint saved outside a training step '
+                          'holds the random states of rank 0 only', logger='current',
+                          level=30)
         checkpoint.setdefault('meta', {})[META_KEY] = gathered
 
     # --------------------------------------------------------------- restore
