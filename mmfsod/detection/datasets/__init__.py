@@ -11,7 +11,8 @@ from .transforms import CropSupportInstance
 __all__ = [
     'COCO_ALL_CLASSES', 'COCO_BASE_CLASSES', 'COCO_NOVEL_CLASSES', 'COCO_SPLIT',
     'check_class_split', 'resolve_classes', 'FewShotCocoDataset',
-    'PassDefaultSampler', 'PassInfiniteSampler', 'QuerySupportDataset', 'pack_supports', 'build_template_supports',
+    'PassDefaultSampler', 'PassInfiniteSampler',
+    'QuerySupportDataset', 'pack_supports', 'build_template_supports',
     'load_support_templates', 'save_support_templates', 'select_support_templates',
     'ToyShapesDataset', 'CropSupportInstance'
 ]
