@@ -54,8 +54,11 @@ def checkpoint_problem(path: str) -> Optional[str]:
         except zipfile.BadZipFile as err:
             return (f'is truncated or damaged ({size} bytes, the zip archive is '
                     f'incomplete: {err})')
-        except (OSError, EOFError, zipfile.LargeZipFile) as err:
-            return f'is truncated or damaged ({size} bytes: {err})'
+        except (OSError, EOFError, zipfile.LargeZipFile, ValueError,
+                NotImplementedError) as err:
+            # a damaged member header can fail anywhere in zipfile (a name
+            # that is not UTF-8 is a UnicodeDecodeError, a ValueError)
+            return f'is truncated or damaged ({size} bytes: {type(err).__name__}: {err})'
         if bad is not None:
             return f'is damaged (member {bad!r} fails its CRC check)'
         return None

@@ -213,7 +213,11 @@ def test_predict_fields():
     with torch.no_grad():
         results = model(x, mode='predict')
         feats = model.extract_feat(x)
-        outs = model.head.branch_outputs(feats)
+        # the paper's test (default): logits without S; the attention maps
+        # of eq. 5 are still recorded (Fig. 5)
+        assert model.head.test_with_attention is False
+        outs = model.head.branch_outputs(feats, with_attention=False)
+        att = model.head.branch_outputs(feats, with_attention=True)
     geo = model.backbone.geometry(135)
     probs = {n: outs[n]['logits'].softmax(1).numpy() for n in NAMES}
     decision = lsp.decide(probs)
@@ -232,7 +236,7 @@ def test_predict_fields():
         assert sorted(r.attentions) == sorted(NAMES)
         for name in NAMES:
             torch.testing.assert_close(r.attentions[name],
-                                       outs[name]['attention'][i, 0])
+                                       att[name]['attention'][i, 0])
         # the heatmap and the geometry are what LSP needs
         patches = lsp.localize_semantic_patches(r.heatmap.numpy(), geo[theta],
                                                 **lsp.DOWNSTREAM[theta])

@@ -40,6 +40,7 @@ def test_reduced_run_prints_its_line(capsys):
     assert float(match.group(2)) == pytest.approx(result['macs_ratio'], abs=0.006)
     assert float(match.group(3)) == pytest.approx(result['time_ratio'], abs=0.006)
     assert result['images'] == 2 and result['threads'] == 1
+    assert result['optimized'] and result['compile'] == 'jit'  # the defaults
     # ResNet-50 at 224: 4.09 G MACs; the optimised AnchorNet 0.36 G (no
     # attention bottlenecks, no 1000-channel maps at test)
     assert result['full_gmacs'] == pytest.approx(4.09, abs=0.01)

@@ -536,11 +536,12 @@ def test_benchmark_tool_rows_match_the_models(tmp_path):
                'model.localizer_checkpoint=None']
     toy = osp.join(REPO, 'configs', 'anchornet', 'toy', 'downstream')
     out = str(tmp_path / 'table.json')
+    torch.manual_seed(0)  # the patch model's random weights, as below
     rows = bench.main([osp.join(toy, 'resnet18-w16_anchornet-lsp_toy-clutter.py'),
                        'none',
                        osp.join(toy, 'resnet18-w16_toy-clutter_full.py'), 'none',
                        '--num-images', '3', '--warmup', '1', '--out', out,
-                       '--cfg-options'] + options)
+                       '--no-optimize', '--cfg-options'] + options)
     patch, full = rows
     assert (patch['mode'], full['mode'], patch['images']) == ('localize', 'full', 3)
     init_default_scope('mmpretrain')
@@ -561,3 +562,11 @@ def test_benchmark_tool_rows_match_the_models(tmp_path):
         assert row['classifier_ms'] > 0 and row['total_ms'] >= row['classifier_ms']
     with open(out) as f:
         assert len(json.load(f)['rows']) == 2
+    # optimised (BN folded, unused test work skipped): the same predictions
+    torch.manual_seed(0)
+    fast = bench.main([osp.join(toy, 'resnet18-w16_anchornet-lsp_toy-clutter.py'),
+                       'none', '--num-images', '3', '--warmup', '0', '--compile', 'none',
+                       '--cfg-options'] + options)[0]
+    assert (fast['top1'], fast['patches']) == (patch['top1'], patch['patches'])
+    assert fast['classifier_gmacs'] == pytest.approx(patch['classifier_gmacs'])
+    assert fast['anchornet_gmacs'] < patch['anchornet_gmacs']  # attention skipped

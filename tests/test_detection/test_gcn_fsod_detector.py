@@ -159,7 +159,7 @@ def test_negative_pairs_have_only_background(toy_batch):
     model = MODELS.build(tiny_model_cfg())
     data = model.data_preprocessor(dict(batch), True)
     query = model.extract_feat(data['inputs'])
-    _, _, _, pairs = model._make_pairs(query, data['data_samples'], data['support_inputs'])
+    _, _, _, pairs, _ = model._make_pairs(query, data['data_samples'], data['support_inputs'])
     assert len(pairs) == 2 * 2  # 2 queries x 2 ways
     positives = [len(p.gt_instances) for p in pairs]
     assert positives[0] > 0 and positives[1] == 0 and positives[2] > 0 and positives[3] == 0
@@ -327,3 +327,93 @@ def test_new_shot_and_seed_config(fsod_toy_root):
         for inst in ds.get_data_info(i)['instances']:
             counts[inst['bbox_label']] = counts.get(inst['bbox_label'], 0) + 1
     assert sorted(counts) == list(range(12)) and set(counts.values()) == {5}
+
+
+def _unshared_predict(model, inputs, samples):
+    """The class-batched predict as it was before the query sharing: per-pair
+    copies of the query map, no ``query_groups`` (each pair its own graph)."""
+    from mmengine.structures import InstanceData
+    feats = model._class_feats()
+    query = model.extract_feat(inputs)
+    labels, per_image = feats['labels'], [[] for _ in samples]
+    for start in range(0, len(labels), model.class_chunk):
+        chunk = list(range(start, min(start + model.class_chunk, len(labels))))
+        pair_q = query.repeat_interleave(len(chunk), dim=0)
+        pair_maps = feats['maps'][chunk].repeat(len(samples), 1, 1, 1)
+        pair_rois = feats['rois'][chunk].repeat(len(samples), 1, 1, 1)
+        metas = [s.metainfo for s in samples for _ in chunk]
+        proposals = model.rpn_head.predict_pairs(pair_q, pair_maps, metas)
+        dets = model.roi_head.predict_pairs((pair_q, ), pair_rois, metas, proposals,
+                                            rescale=True)
+        for p, det in enumerate(dets):
+            det.labels = torch.full_like(det.labels, labels[chunk[p % len(chunk)]])
+            per_image[p // len(chunk)].append(det)
+    out = []
+    for dets in per_image:
+        merged = InstanceData.cat(dets)
+        keep = merged.scores.topk(min(len(merged), model.test_cfg['max_per_img'])).indices
+        out.append(merged[keep])
+    return out
+
+
+@pytest.mark.parametrize('num_imgs', [1, 2])
+def test_predict_with_shared_query_equals_unshared(toy_batch, fsod_toy_root, num_imgs):
+    """The shared query graph changes no detection of a fixed tiny model (one
+    image: an expand view of its map; two: per-pair copies)."""
+    batch, ds = toy_batch
+    cfg = fsod_toy_config('base-training', fsod_toy_root)
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_model_cfg(class_chunk=5,
+                                        test_cfg=dict(rcnn=dict(score_thr=0.0))))
+    model.eval()
+    templates = select_support_templates(ds, num_shots=2)
+    model.set_support_templates(build_template_supports(
+        templates, cfg.support_pipeline, ds.metainfo['classes']))
+    inputs, samples = _query_only(model, batch)
+    inputs, samples = inputs[:num_imgs], samples[:num_imgs]
+    with torch.no_grad():
+        shared = [r.pred_instances for r in model.predict(inputs,
+                                                          [s.clone() for s in samples])]
+        unshared = _unshared_predict(model, inputs, [s.clone() for s in samples])
+    for a, b in zip(shared, unshared):
+        assert len(a) == len(b) > 0
+        order_a = torch.argsort(a.scores, descending=True, stable=True)
+        order_b = torch.argsort(b.scores, descending=True, stable=True)
+        torch.testing.assert_close(a.scores[order_a], b.scores[order_b], rtol=0, atol=1e-5)
+        assert torch.equal(a.labels[order_a], b.labels[order_b])
+        torch.testing.assert_close(a.bboxes[order_a], b.bboxes[order_b], rtol=0, atol=1e-3)
+
+
+@pytest.mark.parametrize('rpn_type', ['lcrpn', 'lcrpn_coupled', 'global_kernel'])
+def test_rpn_losses_with_shared_query_equal_unshared(toy_batch, rpn_type):
+    """Training: the ways of one query share its graph work, same losses and
+    gradients; pairs marked with one query but given different maps fail."""
+    batch, _ = toy_batch
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_model_cfg(rpn_head=dict(rpn_type=rpn_type)))
+    data = model.data_preprocessor(dict(batch), True)
+    query = model.extract_feat(data['inputs'])
+    pair_q, maps, _, pairs, groups = model._make_pairs(query, data['data_samples'],
+                                                       data['support_inputs'])
+    assert len(set(groups)) == 2 and len(groups) > 2  # ways of each query
+    params = [p for p in model.rpn_head.parameters() if p.requires_grad]
+    results = []
+    for query_groups in (groups, None):
+        torch.manual_seed(1)  # the RPN's sampler
+        losses, _ = model.rpn_head.loss_and_predict(pair_q, maps, [p.clone() for p in pairs],
+                                                    model.train_cfg.rpn_proposal,
+                                                    query_groups)
+        total = sum(sum(v) if isinstance(v, list) else v for v in losses.values())
+        results.append((total, torch.autograd.grad(total, [query] + params,
+                                                   retain_graph=True)))
+    (loss_s, grads_s), (loss_u, grads_u) = results
+    torch.testing.assert_close(loss_s, loss_u, rtol=1e-5, atol=1e-6)
+    for g_s, g_u in zip(grads_s, grads_u):
+        torch.testing.assert_close(g_s, g_u, rtol=1e-4, atol=1e-6)
+    if rpn_type != 'global_kernel':
+        other = pair_q.detach().clone()
+        other[1] = other[1].flip(-1)
+        with pytest.raises(ValueError, match='marked as sharing a query'):
+            model.rpn_head(other, maps, [0] * len(groups))
+    with pytest.raises(ValueError, match='agree in pairs and channels'):  # channel count
+        model.rpn_head(pair_q, maps[:, :-1], groups)

@@ -168,7 +168,7 @@ def test_chunked_matches_dense(chunk_size):
 def test_chunked_keeps_no_adjacency_for_backward():
     """With a gradient, the chunked path saves only O(N·C) tensors (checkpoint)."""
     support, query = make_inputs(channels=4, support_hw=(5, 4), query_hw=(10, 18))
-    num_nodes = 5 * 4 + 10 * 18
+    num_nodes, num_query = 5 * 4 + 10 * 18, 10 * 18
     saved = {}
 
     def pack(tensor):
@@ -183,7 +183,7 @@ def test_chunked_keeps_no_adjacency_for_backward():
             out = module(support, query)
         largest = max(saved.values())
         if chunk_size is None:
-            assert largest >= 2 * num_nodes * num_nodes * 4  # (P, N, N) float32
+            assert largest >= num_query * num_query * 4  # one (Nq, Nq) block, float32
         else:
             assert largest < 16 * num_nodes * 4  # smaller than one (16, N) block
         out.sum().backward()
@@ -258,3 +258,109 @@ def test_bad_shapes_raise(support_shape, query_shape, match):
 def test_bad_arguments_raise(kwargs):
     with pytest.raises(ValueError):
         make_module(**kwargs)
+
+
+# ------------------------------------------------- pairs that share a query
+def dense_reference(module, support, query):
+    """The unshared dense graph of every pair, from the public eq. 1-2 functions
+    (:func:`gaussian_adjacency` centred by the pair's node mean), float32."""
+    nodes = torch.cat([support.flatten(2), query.flatten(2)], dim=2).transpose(1, 2)
+    adj = normalized_adjacency(gaussian_adjacency(nodes, module.temperature, module.eps))
+    hidden = torch.relu(torch.bmm(adj, module.theta0(nodes)))
+    num_support = support.shape[2] * support.shape[3]
+    out = torch.relu(torch.bmm(adj[:, num_support:], module.theta1(hidden)))
+    return out.transpose(1, 2).reshape(query.shape[0], -1, *query.shape[2:])
+
+
+def shared_inputs(zeros=True, seed=0):
+    """2 queries, 5 pairs (groups 0, 0, 1, 0, 1), post-ReLU-like maps with zero
+    vectors: several zero query vectors, zero support borders, one all-zero
+    support map."""
+    gen = torch.Generator().manual_seed(seed)
+    query = torch.randn(2, 6, 3, 4, generator=gen)
+    support = torch.randn(5, 6, 2, 3, generator=gen)
+    if zeros:
+        query[0, :, 0, :2] = 0  # duplicate zero vectors in one query
+        query[1, :, 2, 3] = 0
+        support[:, :, :, 0] = 0  # a zero border column in every support
+        support[3] = 0  # an all-zero support map
+    groups = [0, 0, 1, 0, 1]
+    return query.requires_grad_(), support.requires_grad_(), groups
+
+
+def loss_grads(out, inputs):
+    weight = torch.randn(out.shape, generator=torch.Generator().manual_seed(1))
+    return torch.autograd.grad((out * weight).sum(), inputs, retain_graph=True)
+
+
+@pytest.mark.parametrize('zeros', [False, True])
+@pytest.mark.parametrize('chunk_size', [None, 1, 5, 12, 40])
+def test_shared_query_matches_unshared_dense(zeros, chunk_size):
+    """Sharing the query's work: outputs and gradients (query, support,
+    weights, T) equal the unshared path and today's dense graph to 1e-5."""
+    query, support, groups = shared_inputs(zeros)
+    module = make_module(learnable_temperature=True, temperature=0.7,
+                         chunk_size=chunk_size)
+    inputs = [query, support] + list(module.parameters())
+    pair_q = query[torch.tensor(groups)]  # (5, C, H, W), as the detector gathers
+    expected = dense_reference(module, support, pair_q)
+    assert (expected > 0).any() and torch.isfinite(expected).all()
+    grads_ref = loss_grads(expected, inputs)
+    for query_groups in (groups, torch.tensor(groups), None):  # shared, shared, not
+        out = module(support, pair_q, query_groups)
+        torch.testing.assert_close(out, expected, rtol=0, atol=1e-5)
+        for grad, grad_ref in zip(loss_grads(out, inputs), grads_ref):
+            assert torch.isfinite(grad).all()
+            torch.testing.assert_close(grad, grad_ref, rtol=1e-5, atol=1e-5)
+    with torch.no_grad():  # the in-place path, without checkpointing
+        torch.testing.assert_close(module(support, pair_q, groups), expected,
+                                   rtol=0, atol=1e-5)
+
+
+def test_shared_query_of_one_view_and_of_zero_maps():
+    """An ``expand`` of one query map (the meta-test case) is shared without a
+    copy; an all-zero query and all-zero supports give a = 1 everywhere."""
+    module = make_module()
+    query = torch.randn(1, 6, 3, 4).relu()
+    support = torch.randn(4, 6, 2, 3).relu()
+    pair_q = query.expand(4, -1, -1, -1)
+    torch.testing.assert_close(module(support, pair_q, [7] * 4),
+                               dense_reference(module, support, pair_q), rtol=0, atol=1e-5)
+    zeros = torch.zeros(3, 6, 2, 2)
+    out = module(zeros, torch.zeros(3, 6, 2, 2), [0, 0, 0])
+    torch.testing.assert_close(out, dense_reference(module, zeros, torch.zeros(3, 6, 2, 2)))
+
+
+def test_shared_query_must_be_the_same_map():
+    module = make_module()
+    query, support, groups = shared_inputs()
+    pair_q = query.detach()[torch.tensor(groups)].clone()
+    pair_q[3, 0, 0, 0] += 1e-3  # pair 3 is marked with pair 0's query, but differs
+    with pytest.raises(ValueError, match=r'pairs 0 and 3 are marked as sharing a query '
+                                         r'\(query_groups id 0\) but their query maps differ'):
+        module(support, pair_q, groups)
+    module(support, pair_q, [0, 1, 2, 3, 4])  # unshared: fine
+    with pytest.raises(ValueError, match='query_groups has 4 entries for 5 pairs'):
+        module(support, pair_q, groups[:4])
+    with pytest.raises(ValueError, match='in_channels = 6'):  # support of 5 channels
+        module(support[:, :5], pair_q, groups)
+
+
+@pytest.mark.parametrize('chunk_size', [None, 7])
+def test_two_zero_vectors_are_adjacent_among_wide_features(chunk_size):
+    """Zero vectors among wide post-ReLU vectors (a large common component):
+    their centred distance is a rounding residue (here 2e-3) that ``/ eps``
+    would blow up to a ≈ 0; it is set to 0, so a = 1 between them, in the
+    kernel and in the graph."""
+    gen = torch.Generator().manual_seed(2)
+    nodes = (torch.randn(1, 40, 1024, generator=gen) + 3).relu()
+    nodes[0, [2, 5]] = 0
+    adj = gaussian_adjacency(nodes, 0.05, EPS)
+    assert adj[0, 2, 5] == 1 and adj[0, 5, 2] == 1
+    assert (adj[0, [2, 5]][:, [0, 1, 3, 4]] < 1e-6).all()
+    torch.manual_seed(0)
+    module = GraphCorrespondence(1024, 4, 4, temperature=0.05, chunk_size=chunk_size)
+    query = nodes[:, :36].transpose(1, 2).reshape(1, 1024, 6, 6)
+    support = nodes[:, 36:].transpose(1, 2).reshape(1, 1024, 2, 2)
+    torch.testing.assert_close(module(support, query, [0]),
+                               dense_reference(module, support, query), rtol=0, atol=1e-5)

@@ -8,11 +8,15 @@
 Counting convention (printed with the table):
 
 * the model is the config's ``ImageClassifier`` in eval mode, one image of
-  ``--shape``, the test-time forward (``mode='tensor'``: backbone with the
-  attention bottlenecks, the three 1x1 logits convs ``F_j``, the pooling; the
-  attention branches' 1x1 convs and eqs. 1-5 only with
+  ``--shape``, the test-time forward (``mode='tensor'``: backbone, the three
+  1x1 logits convs ``F_j``, the pooling). The attention bottlenecks, the
+  attention branches' 1x1 convs and eqs. 1-5 count only with
   ``model.head.test_with_attention=True``: the default, the paper's test,
-  cuts them);
+  cuts the attention branch, so its output is unused and the traced count
+  leaves it out (0.450 G MACs at 224, 0.486 G with
+  ``test_with_attention=True``; the eager forward still runs the attention
+  bottlenecks unless ``backbone.attention_at_test=False``, which
+  ``optimize_for_inference`` sets, with the pooled test logits: 0.358 G);
 * ``MACs``: mmengine's FlopAnalyzer counts of convolutions and linear /
   matrix products, where one multiply-add counts as one "flop" -- the
   paper's convention (0.5 G for AnchorNet at 224 x 224);

@@ -1,10 +1,10 @@
-"""GCN-FSOD meta-test cost: lcRPN vs the global-kernel RPN, and the graph step.
+"""GCN-FSOD cost: lcRPN vs the global-kernel RPN, the graph, the whole detector.
 
-    python tools/analysis_tools/benchmark_gcn_fsod.py
+    python tools/analysis_tools/benchmark_gcn_fsod.py --threads 2 --with-backbone
     python tools/analysis_tools/benchmark_gcn_fsod.py --device cuda --nodes 2000 8000 16000
     python tools/analysis_tools/benchmark_gcn_fsod.py --sections graph --backward
 
-Two sections, printed in one run on the same machine:
+Four sections, printed in one run on the same machine (``--sections``):
 
 ``rpn``
     The first stage of meta-testing one query image against ``--classes``
@@ -16,9 +16,11 @@ Two sections, printed in one run on the same machine:
     paper's input: a 1000 x 600 query (res4 map 38 x 63, stride 16) and 320 x
     320 supports (20 x 20). Rows: the global-kernel RPN (Attention-RPN, Table
     2 row 1), lcRPN with the dense graph, lcRPN with the chunked graph
-    (``--chunk-size`` rows at a time). The backbone is left out: it is the
-    same for every row (its cost is printed once, ResNet-50 up to res4 on the
-    query, for scale, with ``--with-backbone``).
+    (``--chunk-size`` query rows at a time), the pairs marked as sharing the
+    query (``query_groups``, as the detector does); and lcRPN dense unshared
+    (every pair its own graph: the work before the sharing). The backbone is
+    left out: it is the same for every row (its cost is printed once,
+    ResNet-50 up to res4 on the query, for scale, with ``--with-backbone``).
 
 ``graph``
     One :class:`GraphCorrespondence` call (both graph-conv layers) on one
@@ -26,14 +28,38 @@ Two sections, printed in one run on the same machine:
     grows (``--nodes``, default 1k, 2k, 4k, 8k), dense vs chunked, and the
     largest difference between their outputs.
 
+``detector``
+    The paper model (``gcn-fsod_r50_c4.py``, random weights, one template shot
+    per class) meta-testing one query image against ``--classes`` classes,
+    for ``rpn_type`` lcrpn and global_kernel: ms and peak memory of each stage
+    of ``QuerySupportDetector.predict`` (backbone, RPN, RoI head, merge) per
+    image. The templates' features are computed once per test set, before.
+
+``train``
+    ms per training iteration (``train_step``: forward, backward, SGD step;
+    batches loaded beforehand) of the toy base-training config with the lcRPN
+    and the global kernel, beside mmdet's plain Faster R-CNN R18-FPN toy
+    config, on a generated toy set of ``--train-images`` images.
+
+The run ends with two lines: the RPN stage's lcrpn / global_kernel time
+ratio (the detector section's, else the rpn section's dense row) and the peak
+memory of the dense graph of ``--classes`` pairs sharing one query
+(profiler-measured, see below).
+
 Every case runs in a fresh subprocess with the same seed (same weights and
-inputs: post-ReLU random features), so its peak memory is its own:
+inputs: post-ReLU random features), so its peak memory is its own. The rpn
+and graph sections report the process's resident-set growth:
 
 * CPU: the growth of the process's peak resident set (``ru_maxrss``) over its
   resident set once the module and the inputs exist. If the run never raised
   the peak set by the imports, only an upper bound is known (``<=``).
 * CUDA: ``torch.cuda.max_memory_allocated`` minus the memory allocated before
   the timed calls (PyTorch's allocator only, not the CUDA context).
+
+The detector section and the graph-memory line report the allocator peak
+from ``torch.profiler`` (``profile_memory=True``: the largest running sum of
+PyTorch's allocations minus frees inside the stage, over what was allocated
+when it began; see ``gcn_fsod_stages.py``).
 
 Latency is the median of ``--repeats`` calls after one warm-up call, under
 ``torch.no_grad`` (graph ``--backward``: forward + backward with gradients of
@@ -52,21 +78,27 @@ import tempfile
 import time
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import torch  # noqa: E402
+
+import gcn_fsod_stages as stages  # noqa: E402
 
 REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 PAPER_MODEL = osp.join(REPO, 'configs', '_base_', 'models', 'gcn-fsod_r50_c4.py')
 SEED = 0
-RPN_ROWS = (('global_kernel', 'global_kernel', None),
-            ('lcRPN, dense graph', 'lcrpn', None),
-            ('lcRPN, chunked graph', 'lcrpn', 'chunk'))
+# (label, rpn_type, chunked, query shared by the pairs)
+RPN_ROWS = (('global_kernel', 'global_kernel', False, True),
+            ('lcRPN, dense graph', 'lcrpn', False, True),
+            ('lcRPN, chunked graph', 'lcrpn', True, True),
+            ('lcRPN, dense graph, unshared', 'lcrpn', False, False))
+DETECTOR_RPNS = ('lcrpn', 'global_kernel')
+SECTIONS = ['rpn', 'graph', 'detector', 'train']
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--sections', nargs='+', default=['rpn', 'graph'],
-                        choices=['rpn', 'graph'])
+    parser.add_argument('--sections', nargs='+', default=SECTIONS, choices=SECTIONS)
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument('--chunk-size', type=int, default=512,
                         help='rows per chunk of the chunked graph')
@@ -92,6 +124,18 @@ def parse_args(argv=None):
                         help='the support map is S x S nodes (graph section)')
     parser.add_argument('--backward', action='store_true',
                         help='graph section: time forward + backward')
+    # detector and train sections
+    parser.add_argument('--detector-repeats', type=int, default=1,
+                        help='timed predict calls per RPN type (after a profiled warm-up)')
+    parser.add_argument('--train-iters', type=int, default=5,
+                        help='timed training iterations per config (after a warm-up)')
+    parser.add_argument('--train-images', type=int, default=24,
+                        help='images of the generated toy set (train section)')
+    parser.add_argument('--train-batch', type=int, default=None,
+                        help='batch size of the train section (default: each config\'s)')
+    parser.add_argument('--rois-per-class', type=int, default=None,
+                        help='detector section: proposals per class (default: the '
+                        'config\'s test_cfg.rpn.max_per_img, 100)')
     # internal: run one case in a child process
     parser.add_argument('--worker', help=argparse.SUPPRESS)
     parser.add_argument('--num-nodes', type=int, help=argparse.SUPPRESS)
@@ -185,7 +229,7 @@ def rpn_case(args, device):
     from mmdet.registry import MODELS
 
     init_default_scope('mmdet')
-    _, rpn_type, chunk = RPN_ROWS[int(args.worker.split('-')[1])]
+    _, rpn_type, chunk, shared = RPN_ROWS[int(args.worker.split('-')[1])]
     cfg = Config.fromfile(PAPER_MODEL).model
     head_cfg = cfg.rpn_head
     head_cfg.update(rpn_type=rpn_type, test_cfg=cfg.test_cfg.rpn)
@@ -203,10 +247,13 @@ def rpn_case(args, device):
         head.predict_pairs(query[..., :4, :4].expand(2, -1, -1, -1),
                            supports[:2, :, :2, :2], metas[:2])
 
+    groups = [0] * args.classes if shared else None  # the pairs' one query
+    groups = [groups] if stages.takes_query_groups(head.forward) else []  # (older heads)
+
     def call():
         with torch.no_grad():
             pair_q = query.expand(args.classes, -1, -1, -1)  # one pair per class
-            cls_scores, bbox_preds = head(pair_q, supports)
+            cls_scores, bbox_preds = head(pair_q, supports, *groups)
             head.predict_by_feat(cls_scores, bbox_preds, batch_img_metas=metas,
                                  rescale=False)  # proposals: decode + NMS
             return torch.cat([cls_scores[0].flatten(), bbox_preds[0].flatten()])
@@ -243,8 +290,15 @@ def run_worker(args):
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    if args.worker.startswith('graph-'):
+    if args.worker == 'graph-peak':
+        res, out = stages.graph_peak_case(args, device)
+    elif args.worker.startswith('graph-'):
         res, out = graph_case(args, device)
+    elif args.worker == 'detector':
+        res, out = stages.detector_case(args, device, DETECTOR_RPNS)
+    elif args.worker.startswith('train-'):
+        res, out = stages.train_case(args, device, int(args.worker.split('-')[1]),
+                                     osp.join(osp.dirname(args.out), 'toy_data'))
     elif args.worker.startswith('rpn-'):
         res, out = rpn_case(args, device)
     else:
@@ -296,17 +350,19 @@ def rpn_section(args, tmp):
         res = spawn(args, 'backbone', osp.join(tmp, 'backbone.pt'))
         print(f'query backbone (ResNet-50 to res4), shared by every row: '
               f'{res["ms"]:.0f} ms, peak {mem(res)} MB')
-    rows = []
-    for index, (name, _, chunk) in enumerate(RPN_ROWS):
+    rows, results = [], []
+    for index, (name, _, chunk, _) in enumerate(RPN_ROWS):
         res = spawn(args, f'rpn-{index}', osp.join(tmp, f'rpn{index}.pt'))
+        results.append(res)
         label = name + (f' ({args.chunk_size} rows)' if chunk else '')
         rows.append((label, f'{res["ms"]:.0f}', f'{res["ms"] / args.classes:.1f}',
-                     mem(res)))
-    diff = (torch.load(osp.join(tmp, 'rpn1.pt')) -
-            torch.load(osp.join(tmp, 'rpn2.pt'))).abs().max().item()
-    print_table(('RPN', 'ms / image', 'ms / class', 'peak MB'), rows)
-    print(f'lcRPN dense vs chunked: largest difference of the objectness and delta '
-          f'maps {diff:.2e}')
+                     f'{res["ms"] / results[0]["ms"]:.2f}', mem(res)))
+    outs = [torch.load(osp.join(tmp, f'rpn{i}.pt')) for i in (1, 2, 3)]
+    print_table(('RPN', 'ms / image', 'ms / class', 'x global_kernel', 'peak MB'), rows)
+    print('lcRPN largest difference of the objectness and delta maps: dense vs chunked '
+          f'{(outs[0] - outs[1]).abs().max().item():.2e}, shared vs unshared '
+          f'{(outs[0] - outs[2]).abs().max().item():.2e}')
+    return results[1]['ms'] / results[0]['ms']
 
 
 def graph_section(args, tmp):
@@ -331,6 +387,46 @@ def graph_section(args, tmp):
                  'chunked peak MB', 'N^2*4B MB', 'max|d-c|'), rows)
 
 
+def detector_section(args, tmp):
+    print(f'\n[detector] gcn-fsod_r50_c4.py, random weights: one {args.query_size[1]}x'
+          f'{args.query_size[0]} query against {args.classes} classes ('
+          f'{args.support_img_size}x{args.support_img_size} templates, class_chunk = '
+          f'{args.classes}), per image; ms: median of {args.detector_repeats} predict '
+          'call(s) after a profiled warm-up, the two detectors in one process, their '
+          'calls alternated; peak: profiler allocator peak of the stage')
+    res = spawn(args, 'detector', osp.join(tmp, 'detector.pt'))  # types alternated
+    rows = []
+    for stage in stages.STAGES + ('rest', 'total'):
+        row = [stage]
+        for rpn in DETECTOR_RPNS:
+            r = res[rpn][stage]
+            share = 100 * r['ms'] / res[rpn]['total']['ms']
+            row += [f'{r["ms"]:.0f}', f'{share:.0f}%',
+                    f'{r["peak_mb"]:.0f}' if 'peak_mb' in r else '-']
+        rows.append(tuple(row))
+    header = ('stage',) + tuple(f'{rpn} {col}' for rpn in DETECTOR_RPNS
+                                for col in ('ms', 'share', 'peak MB'))
+    print_table(header, rows)
+    lc, gk = res['lcrpn'], res['global_kernel']
+    print(f'{lc["rois"]} RoIs per image through res5; detections kept: lcrpn '
+          f'{lc["detections"]}, global_kernel {gk["detections"]}; whole image lcrpn / '
+          f'global_kernel {lc["total"]["ms"] / gk["total"]["ms"]:.2f}, RPN stage '
+          f'{lc["rpn"]["ms"] / gk["rpn"]["ms"]:.2f}')
+    return lc['rpn']['ms'] / gk['rpn']['ms']
+
+
+def train_section(args, tmp):
+    print(f'\n[train] ms per training iteration (train_step, batches loaded before), '
+          f'median of {args.train_iters} after a warm-up, generated toy set of '
+          f'{args.train_images} images')
+    rows = []
+    for index, (name, path, _) in enumerate(stages.TRAIN_CONFIGS):
+        res = spawn(args, f'train-{index}', osp.join(tmp, f'train{index}.pt'))
+        rows.append((name, path, str(res['batch_size']), f'{res["ms"]:.0f}',
+                     f'{res["ms"] / res["batch_size"]:.0f}'))
+    print_table(('model', 'config', 'batch', 'ms / iter', 'ms / image'), rows)
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.worker:
@@ -349,11 +445,24 @@ def main(argv=None):
           'warm-up; peak = '
           f'{"max_memory_allocated" if args.device == "cuda" else "ru_maxrss"} growth, '
           'fresh process per case')
+    ratio = None
     with tempfile.TemporaryDirectory() as tmp:
         if 'rpn' in args.sections:
-            rpn_section(args, tmp)
+            ratio = rpn_section(args, tmp)
         if 'graph' in args.sections:
             graph_section(args, tmp)
+        if 'detector' in args.sections:
+            ratio = detector_section(args, tmp)
+        if 'train' in args.sections:
+            train_section(args, tmp)
+        peak = spawn(args, 'graph-peak', osp.join(tmp, 'graph_peak.pt'))
+    source = 'detector section' if 'detector' in args.sections else 'rpn section, dense'
+    print(f'\n(RPN stage ratio from the {source}; graph peak: the dense graph of '
+          f'{args.classes} pairs sharing one query, no_grad, profiler allocator peak, '
+          f'{peak["ms"]:.0f} ms)')
+    print('rpn stage: lcrpn / global_kernel time ratio ' +
+          ('n/a' if ratio is None else f'{ratio:.2f}'))
+    print(f'graph peak memory at {args.classes} classes: {peak["peak_mb"]:.0f} MB')
 
 
 if __name__ == '__main__':

@@ -21,6 +21,10 @@
    the ``--full`` (whole-image) and ``--rescale`` (Table 4 control) models
    evaluated on the same images.
 
+The models run and are counted as ``benchmark_patch_pipeline.py`` runs them
+(``optimize_for_inference``: BN folded, unused test-time work skipped; the
+logits do not change), unless ``--no-optimize``.
+
 A target no threshold reaches exits with status 2 and names the closest
 reachable point.
 """
@@ -81,15 +85,30 @@ def parse_args(argv=None):
                         help='only the first N images of the calibration split')
     parser.add_argument('--records', help='reuse a calibration_records.json (no pass)')
     parser.add_argument('--out-dir', help='default work_dirs/<config>_early-exit')
+    parser.add_argument('--no-optimize', action='store_true',
+                        help='count and run the models as built (default: '
+                        'optimize_for_inference without compiling, as '
+                        'benchmark_patch_pipeline.py does, so that both count the '
+                        'same MACs)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='overrides of CONFIG (and of --full / --rescale)')
     return parser.parse_args(argv)
 
 
-def reference_point(pair, split_cfg, num_images, cfg_options, device, what):
+def load(config, checkpoint, cfg_options, device, optimize):
+    model, cfg = calib.load_patch_classifier(config, checkpoint, cfg_options, device)
+    if optimize:
+        # BN folded and unused test-time work skipped (the logits do not
+        # change): the MACs counted are those the benchmark counts
+        from mmfsod.classification.models.utils import optimize_for_inference
+        optimize_for_inference(model)
+    return model, cfg
+
+
+def reference_point(pair, split_cfg, num_images, cfg_options, device, optimize, what):
     config, checkpoint = pair
-    model, _ = calib.load_patch_classifier(config, checkpoint, cfg_options, device)
+    model, _ = load(config, checkpoint, cfg_options, device, optimize)
     print(f'== {what}: {osp.basename(config)} on the same images')
     return calib.records_summary(calib.record_split(model, split_cfg, num_images, device))
 
@@ -108,9 +127,9 @@ def format_table(results, chosen):
 
 def main(argv=None):
     args = parse_args(argv)
-    model, cfg = calib.load_patch_classifier(
-        args.config, args.checkpoint, dict(args.cfg_options or {},
-                                           **{'model.exit_cfg': None}), args.device)
+    model, cfg = load(args.config, args.checkpoint,
+                      dict(args.cfg_options or {}, **{'model.exit_cfg': None}),
+                      args.device, not args.no_optimize)
     if model.mode != 'localize':
         raise SystemExit(f'{args.config}: early exit needs mode localize, got '
                          f'{model.mode!r}')
@@ -173,11 +192,12 @@ def main(argv=None):
     if args.full:
         points['full image'] = reference_point(args.full, split_cfg, args.num_images,
                                                args.cfg_options, args.device,
-                                               'full image')
+                                               not args.no_optimize, 'full image')
     if args.rescale:
         points['rescale (Table 4)'] = reference_point(args.rescale, split_cfg,
                                                       args.num_images, args.cfg_options,
-                                                      args.device, 'rescale control')
+                                                      args.device, not args.no_optimize,
+                                                      'rescale control')
     png = osp.join(out_dir, 'early_exit_sweep.png')
     calib.plot_sweep(png, results, chosen, points,
                      f'{name}: early exit on {len(table)} held-out images')

@@ -144,8 +144,8 @@ def one_seed(seed, args):
     run(bench, log)
     with open(table) as f:
         rows = json.load(f)['rows']
-    return dict(zip([r[0] for r in ROWS], rows)), osp.join(calib_dir,
-                                                          'early_exit_sweep.png')
+    png = osp.join(calib_dir, 'early_exit_sweep.png')
+    return dict(zip([r[0] for r in ROWS], rows)), png
 
 
 def summarise(per_seed):

@@ -4,7 +4,8 @@
 _base_ = ['../../../configs/anchornet/toy/anchornet_toy-clutter.py']
 
 data_root = '{{$MMFSOD_TEST_CLUTTER_ROOT:data/toy_clutter_tiny/}}'
-clutter_generate = dict(num_train=12, num_val=6, num_classes=6, img_size=128, seed=0)
+clutter_generate = dict(num_train=12, num_val=6, num_holdout=0, num_classes=6, img_size=128,
+                        seed=0)
 
 train_dataloader = dict(
     batch_size=4, num_workers=0, persistent_workers=False,

@@ -320,11 +320,19 @@ class AnchorNetHead(BaseModule):
         branch's map of the decided class, e.g. to localize with a fixed
         branch) and
         ``attention`` (``S_theta``, ``(h_theta, w_theta)``) and ``attentions``
-        (dict name -> ``S_j``, ``(h_j, w_j)``, every branch's attention map,
-        e.g. for the paper's Fig. 5; uniform ``1/(h_j*w_j)`` maps when
-        ``test_with_attention`` is False).
+        (dict name -> ``S_j``, ``(h_j, w_j)``, every branch's attention map
+        of eq. 5, e.g. for the paper's Fig. 5; with ``test_with_attention``
+        False they do not weight the logits, and they are uniform
+        ``1/(h_j*w_j)`` maps when the backbone skipped the attention
+        bottlenecks, ``attention_at_test=False``).
         """
         outs = self._test_outputs(feats)
+        attentions = {n: outs[n]['attention'] for n in self.branch_names}
+        if not self.test_with_attention:  # eq. 5's maps for the record (Fig. 5)
+            for name, (_, att_feat) in self._unpack(feats, False).items():
+                if att_feat is not None:
+                    attentions[name] = attention_maps(att_feat,
+                                                      self.att_convs[name])[2]
         probs = {n: outs[n]['logits'].softmax(dim=1).detach()
                  for n in self.branch_names}  # name -> (B, K)
         decision = lsp.decide({n: p.float().cpu().numpy() for n, p in probs.items()},
@@ -354,10 +362,10 @@ class AnchorNetHead(BaseModule):
             data_sample.set_field(
                 {n: heatmaps[n][i].detach() for n in self.branch_names},
                 'heatmaps', dtype=dict)  # name -> (h_j, w_j)
-            data_sample.set_field(outs[theta]['attention'][i, 0].detach(),
+            data_sample.set_field(attentions[theta][i, 0].detach(),
                                   'attention', dtype=torch.Tensor)
             data_sample.set_field(
-                {n: outs[n]['attention'][i, 0].detach() for n in self.branch_names},
+                {n: attentions[n][i, 0].detach() for n in self.branch_names},
                 'attentions', dtype=dict)  # name -> (h_j, w_j)
             results.append(data_sample)
         return results

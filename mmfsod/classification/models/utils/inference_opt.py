@@ -3,33 +3,55 @@ same logits (to float rounding; the tests check 1e-4 on random inputs with
 random BN statistics).
 
 :func:`optimize_for_inference` transforms an eval-mode model in place and
-returns it. What each step does, and what it saved on the project's 2-core
-machine (torch 2.13 CPU, 2 threads, batch 1, same run, interleaved; the
-machine was shared, so the figures are rough; see the README's AnchorNet
-section and ``benchmark_patch_pipeline.py --paper-operating-point``):
+returns it. The steps:
 
 * ``fuse_bn``: mmcv's :func:`~mmcv.cnn.fuse_conv_bn` folds every BN into the
-  convolution before it (AnchorNet: 54 BN layers, ~9 % of its time);
-* ``depthwise 1x1 -> affine`` (AnchorNet, always with ``fuse_bn``): AnchorNet
-  has depthwise convolutions with 1x1 kernels (Table 1's five k=1 rows,
-  B63's second layer, the attention bottlenecks). With one thread torch does
-  not hand them to oneDNN but runs one tiny convolution per channel (784 +
-  576 a forward at test); after BN folding such a layer is a per-channel
-  affine map, one ``addcmul``;
+  convolution before it (AnchorNet: 54 BN layers; DenseNet's BN precede their
+  convolutions and stay);
+* depthwise 1x1 -> affine (AnchorNet, with ``fuse_bn``): AnchorNet has
+  depthwise convolutions with 1x1 kernels (Table 1's five k=1 rows, B63's
+  second layer, the attention bottlenecks). With one thread torch does not
+  hand them to oneDNN but runs one tiny convolution per channel (784 + 576 a
+  forward at test, plus the slicing and concatenation around them); after
+  BN folding such a layer is a per-channel affine map, one ``addcmul``;
 * ``skip_unused`` (AnchorNet): with ``test_with_attention=False`` (the
   paper's test) the attention bottlenecks are not computed at test
   (``AnchorNet.attention_at_test=False``), and the head computes the test
   logits by linearity from the pooled features and only the decided class's
   heatmaps (``AnchorNetHead.pooled_test_logits``), not the 1,000-channel
-  logits maps (AnchorNet at 224: 0.486 -> 0.36 G MACs counted);
-* ``channels_last``: NHWC weights (and so activations); oneDNN then needs no
-  layout reorder around each convolution;
+  logits maps (AnchorNet at 224: 0.450 -> 0.358 G MACs counted);
+* ``channels_last``: NHWC weights (and so activations);
 * ``compile``: ``'jit'`` traces each backbone once, freezes it
-  (:func:`torch.jit.freeze`: constants folded) and applies
-  :func:`torch.jit.optimize_for_inference` (oneDNN with pre-packed weights);
-  the traced graph serves every input size. ``'inductor'`` wraps the
-  backbones in :func:`torch.compile` (one compilation per new input shape).
-  Off by default.
+  (:func:`torch.jit.freeze`) and applies
+  :func:`torch.jit.optimize_for_inference` (oneDNN with pre-packed weights,
+  no weight reorder per call); the traced graph serves every input size
+  (trace 2 s for ResNet-50, 11 s for AnchorNet here; torch 2.13 marks
+  TorchScript deprecated and warns). ``'inductor'`` wraps the backbones in
+  :func:`torch.compile` with freezing: one compilation per input shape
+  (55 s for ResNet-50 on 6 x 63 px, one thread). Off by default.
+
+Measured on the project's 2-core machine, shared with other jobs (load 5-8,
+so absolute times are inflated; interleaved, same run, median ms, batch 1,
+random weights), one thread:
+
+=====================  =========  =====  =====  =====  =====
+model                  AnchorNet  R50    R50    R50    R50
+input                  224        224    6x63   3x95   2x111
+=====================  =========  =====  =====  =====  =====
+as built               106.8      230.7  184.0  183.4  152.9
+fuse_bn (+ dw 1x1)     79.0       212.8  201.6  184.6  134.3
+skip_unused            84.0
+fuse_bn + skip_unused  60.1
+channels_last                     219.8  160.0  159.8  139.5
+fuse + channels_last   59.3       194.9  153.9  141.6  131.1
+fuse + jit             49.6       182.4  114.5  112.1  117.8
+jit (no fuse)                     186.7  116.4  115.0  111.5
+fuse + cl + jit        55.1       186.1  113.0  115.2  124.3
+fuse + inductor                          126 (jit 149, fuse 242; other run)
+=====================  =========  =====  =====  =====  =====
+
+(AnchorNet rows include ``skip_unused`` from "fuse_bn + skip_unused" on.)
+``channels_last`` gains nothing once traced and is off by default.
 """
 import copy
 from typing import Optional, Union
@@ -222,7 +244,8 @@ def optimize_for_inference(model: nn.Module,
                     example = example.contiguous(memory_format=torch.channels_last)
                 owner.backbone = TracedForward(backbone, example)
             else:
-                compiled = torch.compile(backbone, dynamic=False)
+                compiled = torch.compile(backbone, dynamic=False,
+                                         options={'freezing': True})
                 owner.backbone = _Compiled(backbone, compiled)
     return model
 

@@ -1,5 +1,5 @@
 """The local-correspondence RPN (lcRPN) of GCN-FSOD, and its ablations."""
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -10,6 +10,7 @@ from mmdet.utils import ConfigType, InstanceList
 from torch import Tensor, nn
 
 RPN_TYPES = ('lcrpn', 'lcrpn_coupled', 'global_kernel')
+QueryGroups = Optional[Union[Tensor, Sequence[int]]]
 
 
 @MODELS.register_module()
@@ -19,7 +20,10 @@ class LocalCorrespondenceRPNHead(RPNHead):
     Every input row is a *pair*: a query feature map (P, C, H, W) and the
     support feature map of one class (P, C, h, w) (the mean of its K shots).
     Objectness says "an object of the support's class is here"; a negative
-    pair (class absent from the query) has only background targets.
+    pair (class absent from the query) has only background targets. Pairs
+    with one query (its classes at meta-test, its ways in training) are
+    marked by ``query_groups``; the graph then does the class-independent
+    work once per query (:class:`GraphCorrespondence`), with the same result.
 
     ``rpn_type`` selects the rows of the paper's Table 2:
 
@@ -72,13 +76,17 @@ class LocalCorrespondenceRPNHead(RPNHead):
         self.rpn_cls = nn.Conv2d(self.feat_channels, num_anchors * self.cls_out_channels, 1)
         self.rpn_reg = nn.Conv2d(self.feat_channels, num_anchors * reg_dim, 1)
 
-    def forward(self, query_feats: Tensor,
-                support_feats: Tensor) -> Tuple[List[Tensor], List[Tensor]]:
+    def forward(self, query_feats: Tensor, support_feats: Tensor,
+                query_groups: QueryGroups = None) -> Tuple[List[Tensor], List[Tensor]]:
         """Objectness and deltas of every pair.
 
         Args:
             query_feats (Tensor): (P, C, H, W) query map of each pair.
             support_feats (Tensor): (P, C, h, w) support map of each pair.
+            query_groups (Tensor | Sequence[int], optional): (P, ) group id
+                of each pair's query: pairs of one id have the same query map
+                (checked) and share the graph's query work. ``None``: no
+                sharing.
 
         Returns:
             tuple: ``([cls (P, A, H, W)], [deltas (P, 4A, H, W)])``, one
@@ -97,7 +105,7 @@ class LocalCorrespondenceRPNHead(RPNHead):
             # depthwise correlation with a 1x1 pooled kernel = channel-wise product
             x = F.relu(self.rpn_conv(query_feats * s_vec))  # (P, C', H, W)
             return [self.rpn_cls(x)], [self.rpn_reg(x)]
-        q_cls = self.graph(support_feats, query_feats)  # (P, C', H, W), eqs. 1-2
+        q_cls = self.graph(support_feats, query_feats, query_groups)  # (P, C', H, W), eqs. 1-2
         cls_score = self.rpn_cls(q_cls)  # (P, A, H, W)
         if self.rpn_type == 'lcrpn_coupled':
             return [cls_score], [self.rpn_reg(q_cls)]
@@ -117,10 +125,10 @@ class LocalCorrespondenceRPNHead(RPNHead):
 
     def loss_and_predict(self, query_feats: Tensor, support_feats: Tensor,
                          pair_samples: SampleList,
-                         proposal_cfg: Optional[ConfigType] = None
-                         ) -> Tuple[dict, InstanceList]:
+                         proposal_cfg: Optional[ConfigType] = None,
+                         query_groups: QueryGroups = None) -> Tuple[dict, InstanceList]:
         """RPN losses of the pairs and their proposals (for the RoI head)."""
-        cls_scores, bbox_preds = self(query_feats, support_feats)
+        cls_scores, bbox_preds = self(query_feats, support_feats, query_groups)
         gts, metas, ignores = self._targets(pair_samples)
         losses = self.loss_by_feat(cls_scores, bbox_preds, gts, metas, ignores)
         proposals = self.predict_by_feat(cls_scores, bbox_preds, batch_img_metas=metas,
@@ -128,8 +136,9 @@ class LocalCorrespondenceRPNHead(RPNHead):
         return losses, proposals
 
     def predict_pairs(self, query_feats: Tensor, support_feats: Tensor,
-                      batch_img_metas: List[dict]) -> InstanceList:
+                      batch_img_metas: List[dict],
+                      query_groups: QueryGroups = None) -> InstanceList:
         """Proposals of every pair (in the network input's pixels)."""
-        cls_scores, bbox_preds = self(query_feats, support_feats)
+        cls_scores, bbox_preds = self(query_feats, support_feats, query_groups)
         return self.predict_by_feat(cls_scores, bbox_preds, batch_img_metas=batch_img_metas,
                                     rescale=False)

@@ -95,7 +95,10 @@ class QuerySupportDetector(BaseDetector):
 
     def _make_pairs(self, query_feats: Tensor, batch_data_samples: SampleList,
                     support_inputs: Tensor):
-        """One pair per support class of each query (training)."""
+        """One pair per support class of each query (training): the pairs'
+        query maps (P, C, H, W), support maps, support RoI features, pair
+        samples, and the index of each pair's query (the graph's
+        ``query_groups``: the ways of one query share its graph work)."""
         if support_inputs is None:
             raise ValueError('QuerySupportDetector needs support_inputs: train it on a '
                              'QuerySupportDataset with a QuerySupportDataPreprocessor')
@@ -131,7 +134,7 @@ class QuerySupportDetector(BaseDetector):
                 pair_samples.append(pair)
         index = torch.tensor(pair_query, device=query_feats.device)
         return (query_feats[index], torch.stack(pair_maps), torch.stack(pair_rois),
-                pair_samples)
+                pair_samples, pair_query)
 
     # ---------------------------------------------------------------- modes
     def forward(self, inputs: Tensor, data_samples: Optional[SampleList] = None,
@@ -148,11 +151,11 @@ class QuerySupportDetector(BaseDetector):
     def loss(self, batch_inputs: Tensor, batch_data_samples: SampleList,
              support_inputs: Optional[Tensor] = None) -> dict:
         query = self.extract_feat(batch_inputs)  # (B, C, H, W)
-        pair_q, pair_maps, pair_rois, pair_samples = self._make_pairs(
+        pair_q, pair_maps, pair_rois, pair_samples, groups = self._make_pairs(
             query, batch_data_samples, support_inputs)
         proposal_cfg = self.train_cfg.get('rpn_proposal', self.test_cfg.rpn)
         losses, proposals = self.rpn_head.loss_and_predict(pair_q, pair_maps, pair_samples,
-                                                           proposal_cfg)
+                                                           proposal_cfg, groups)
         losses.update(self.roi_head.loss((pair_q, ), pair_rois, proposals, pair_samples))
         return losses
 
@@ -160,8 +163,9 @@ class QuerySupportDetector(BaseDetector):
                  support_inputs: Optional[Tensor] = None):
         """RPN outputs of the pairs of ``support_inputs`` (training pairs)."""
         query = self.extract_feat(batch_inputs)
-        pair_q, pair_maps, _, _ = self._make_pairs(query, batch_data_samples, support_inputs)
-        return self.rpn_head(pair_q, pair_maps)
+        pair_q, pair_maps, _, _, groups = self._make_pairs(query, batch_data_samples,
+                                                           support_inputs)
+        return self.rpn_head(pair_q, pair_maps, groups)
 
     # ------------------------------------------------------------- templates
     def set_support_templates(self, supports: Dict[int, Tuple[Tensor, InstanceData]]) -> None:
@@ -220,16 +224,26 @@ class QuerySupportDetector(BaseDetector):
         for start in range(0, len(labels), self.class_chunk):
             chunk = list(range(start, min(start + self.class_chunk, len(labels))))
             n = len(chunk)
-            pair_q = query.repeat_interleave(n, dim=0)  # (B * n, C, H, W), image-major
+            # (B * n, C, H, W), image-major; one image: a view, no copy
+            pair_q = (query.expand(n, -1, -1, -1) if num_imgs == 1 else
+                      query.repeat_interleave(n, dim=0))
+            groups = [b for b in range(num_imgs) for _ in chunk]  # pairs of one query
             pair_maps = feats['maps'][chunk].repeat(num_imgs, 1, 1, 1)
             pair_rois = feats['rois'][chunk].repeat(num_imgs, 1, 1, 1)
             metas = [s.metainfo for s in batch_data_samples for _ in chunk]
-            proposals = self.rpn_head.predict_pairs(pair_q, pair_maps, metas)
-            dets = self.roi_head.predict_pairs((pair_q, ), pair_rois, metas, proposals,
-                                               rescale=rescale)
+            proposals = self.rpn_head.predict_pairs(pair_q, pair_maps, metas, groups)
+            # RoIs pooled from each image's one query map (no per-pair copy)
+            dets = self.roi_head.predict_pairs((query, ), pair_rois, metas, proposals,
+                                               rescale=rescale,
+                                               pair_images=torch.tensor(groups))
             for p, det in enumerate(dets):
                 det.labels = torch.full_like(det.labels, labels[chunk[p % n]])
                 per_image[p // n].append(det)
+        return self.add_pred_to_datasample(batch_data_samples,
+                                           self._merge_classes(per_image))
+
+    def _merge_classes(self, per_image: List[List[InstanceData]]) -> List[InstanceData]:
+        """Each image's detections of all classes, the ``max_per_img`` best."""
         max_per_img = (self.test_cfg or {}).get('max_per_img', 100)
         results = []
         for dets in per_image:
@@ -238,4 +252,4 @@ class QuerySupportDetector(BaseDetector):
                 keep = merged.scores.topk(max_per_img).indices
                 merged = merged[keep]
             results.append(merged)
-        return self.add_pred_to_datasample(batch_data_samples, results)
+        return results

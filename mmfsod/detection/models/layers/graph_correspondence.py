@@ -8,141 +8,48 @@ Eq. 2 (two graph-conv layers, H^0 = V, l = 0, 1)::
 
     H^{l+1} = ReLU( D^{-1/2} A D^{-1/2} H^l Θ^l ),   D_ii = Σ_j a_ij
 
-The query nodes of L = H^2, reshaped to H×W, are the lcRPN's Q_cls.
-
-Numerics (read this before changing the kernel):
-
-* ``eps`` keeps eq. 1 finite when a vector is zero (common after ReLU, and in
-  the zero-padded border of support patches): two zero vectors have distance
-  0 and ``a = exp(0) = 1``; a zero vector against a non-zero one has
-  ``‖v_j‖ / eps`` in the exponent, i.e. ``a ≈ 0``.
-* The self-loop distance is set to exactly 0, so ``a_ii = 1`` and every degree
-  is ``D_ii ≥ 1``: ``D^{-1/2}`` is always finite, whatever the inputs and T.
-* Square roots (of the norms and distances) are taken of values clamped to
-  the dtype's smallest normal number, so their gradient at a zero vector or a
-  zero distance is 0 instead of NaN.
-* Distances use ``‖x‖² + ‖y‖² − 2 x·y`` (matrix products, no (N, N, C)
-  tensor) on vectors centred by the pair's node mean (distances are
-  translation invariant; centring reduces the cancellation of post-ReLU
-  features that share a large common component). Near-duplicate vectors
-  still get a distance of about ``sqrt(float eps)·‖v‖`` instead of 0.
-* The graph runs in at least float32 with autocast disabled (fp16 would
-  overflow ``‖v‖/eps``); the output is cast back to the input dtype.
+The query nodes of L = H^2, reshaped to H×W, are the lcRPN's Q_cls. The
+kernel and its numerics are in :mod:`.graph_adjacency`; this module
+propagates, sharing the class-independent work of pairs with one query.
+The graph runs in at least float32 with autocast disabled (fp16 would
+overflow ``‖v‖/eps``); the output is cast back to the input dtype.
 """
 import math
-from typing import Optional, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from mmdet.registry import MODELS
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from .graph_adjacency import (NodeStats, adjacency_block, gaussian_adjacency,
+                              inv_sqrt_degree, node_stats, normalized_adjacency)
+
 __all__ = ['gaussian_adjacency', 'normalized_adjacency', 'GraphCorrespondence']
 
-
-def _node_stats(nodes: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-    """What eq. 1 needs of every node, in O(N·C) memory.
-
-    Args:
-        nodes (Tensor): (P, N, C) node vectors of each pair.
-
-    Returns:
-        tuple[Tensor]: ``centred`` (P, N, C) vectors minus the pair's node
-        mean, ``sq_norms`` (P, N) their squared norms, and ``norms`` (P, N)
-        the norms ‖v_i‖ of the *uncentred* vectors (eq. 1's denominator).
-    """
-    tiny = torch.finfo(nodes.dtype).tiny
-    centred = nodes - nodes.mean(dim=1, keepdim=True)  # (P, N, C)
-    sq_norms = centred.pow(2).sum(-1)  # (P, N)
-    norms = nodes.pow(2).sum(-1).clamp_min(tiny).sqrt()  # (P, N); 0-vector -> ~1e-19
-    return centred, sq_norms, norms
+QueryGroups = Optional[Union[Tensor, Sequence[int]]]
 
 
-def _adjacency_rows(centred: Tensor, sq_norms: Tensor, norms: Tensor, start: int,
-                    end: int, temperature: Union[float, Tensor], eps: float) -> Tensor:
-    """Rows ``start:end`` of the eq. 1 adjacency, (P, end - start, N).
-
-    The shared kernel of the dense and the chunked paths (so both compute the
-    same numbers); arguments as returned by :func:`_node_stats`. Without
-    autograd the element-wise steps run in place (two (R, N) blocks live).
-    """
-    tiny = torch.finfo(centred.dtype).tiny
-    inplace = not torch.is_grad_enabled()
-    num_pairs, num_nodes = sq_norms.shape
-    rows = torch.arange(end - start, device=centred.device)
-    # ‖c_i − c_j‖² = ‖c_i‖² + ‖c_j‖² − 2 c_i·c_j
-    sq_dist = torch.baddbmm(
-        sq_norms[:, None, :].expand(num_pairs, end - start, num_nodes),
-        centred[:, start:end], centred.transpose(1, 2), alpha=-2)  # (P, R, N)
-    sq_dist.add_(sq_norms[:, start:end, None])  # (baddbmm's backward keeps no output)
-    sq_dist = sq_dist.clamp_min_(tiny) if inplace else sq_dist.clamp_min(tiny)
-    sq_dist[:, rows, start + rows] = tiny  # self-loops: distance 0, a_ii = 1
-    # zero distances give sqrt(tiny) ~ 1e-19 and, being clamped, gradient 0
-    dist = sq_dist.sqrt_() if inplace else sq_dist.sqrt()  # (P, R, N)
-    denom = torch.bmm(norms[:, start:end, None], norms[:, None, :]).add_(eps)
-    if inplace:
-        return dist.div_(denom).mul_(-1 / temperature).exp_()  # (P, R, N), eq. 1
-    return torch.exp(dist / denom * (-1 / temperature))  # (P, R, N), eq. 1
+def _cat(parts: List[Tensor]) -> Tensor:
+    """Chunks along dim 0 (one chunk, the dense path: no copy)."""
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
-def gaussian_adjacency(nodes: Tensor, temperature: Union[float, Tensor] = 1.0,
-                       eps: float = 1e-6) -> Tensor:
-    """The adjacency of eq. 1, a_ij = exp(-(‖v_i − v_j‖₂ / (‖v_i‖·‖v_j‖ + eps)) / T).
-
-    Finite for any finite input: a zero vector has ``a = 1`` with itself and
-    every other zero vector, ``a ≈ 0`` with non-zero vectors; the diagonal is
-    exactly 1, so every row sum (degree) is ≥ 1 (see the module notes).
-
-    Args:
-        nodes (Tensor): (P, N, C) node vectors of P independent graphs.
-        temperature (float | Tensor): T > 0 (a scalar tensor may carry a
-            gradient).
-        eps (float): > 0, added to ‖v_i‖·‖v_j‖.
-
-    Returns:
-        Tensor: (P, N, N) symmetric adjacency with entries in (0, 1].
-    """
-    if nodes.dim() != 3:
-        raise ValueError(f'gaussian_adjacency: nodes must be (P, N, C), got shape '
-                         f'{tuple(nodes.shape)}')
-    centred, sq_norms, norms = _node_stats(nodes)
-    return _adjacency_rows(centred, sq_norms, norms, 0, nodes.shape[1], temperature,
-                           eps)
-
-
-def _inv_sqrt_degree(degree: Tensor) -> Tensor:
-    """D^{-1/2} of row sums; 0 for a node of degree 0 (an isolated node)."""
-    return torch.where(degree > 0, degree.clamp_min(torch.finfo(degree.dtype).tiny)
-                       .rsqrt(), torch.zeros_like(degree))
-
-
-def normalized_adjacency(adjacency: Tensor) -> Tensor:
-    """The symmetric normalisation of eq. 2, D^{-1/2} A D^{-1/2}, D_ii = Σ_j a_ij.
-
-    A row of degree 0 (never the case for :func:`gaussian_adjacency`, whose
-    degrees are ≥ 1) gives a zero row and column instead of inf.
-
-    Args:
-        adjacency (Tensor): (P, N, N) non-negative adjacency.
-
-    Returns:
-        Tensor: (P, N, N) normalised adjacency Â.
-    """
-    if adjacency.dim() != 3 or adjacency.shape[1] != adjacency.shape[2]:
-        raise ValueError(f'normalized_adjacency: adjacency must be (P, N, N), got '
-                         f'shape {tuple(adjacency.shape)}')
-    d_inv_sqrt = _inv_sqrt_degree(adjacency.sum(-1))  # (P, N)
-    return d_inv_sqrt[:, :, None] * adjacency * d_inv_sqrt[:, None, :]
+def _same_map(a: Tensor, b: Tensor) -> bool:
+    """Whether two query maps are equal (at no cost when they are one view)."""
+    if a.data_ptr() == b.data_ptr() and a.stride() == b.stride() and \
+            a.shape == b.shape and a.dtype == b.dtype:
+        return True
+    return torch.equal(a, b)
 
 
 @MODELS.register_module()
 class GraphCorrespondence(nn.Module):
-    """Two graph-conv layers over support and query feature vectors (eqs. 1-2).
+    r"""Two graph-conv layers over support and query feature vectors (eqs. 1-2).
 
-    For each pair p, the nodes are V = [V^S; V^Q]: the h·w support vectors,
-    then the H·W query vectors (row-major), N = h·w + H·W nodes of C
-    channels. A is the eq. 1 adjacency (:func:`gaussian_adjacency`), Â its
+    For each pair p, the nodes are V = [V^S; V^Q]: the M = h·w support
+    vectors, then the Nq = H·W query vectors (row-major), N = M + Nq nodes of
+    C channels. A is the eq. 1 adjacency (:func:`gaussian_adjacency`), Â its
     normalisation (:func:`normalized_adjacency`), and::
 
         H^1 = ReLU(Â V Θ^0)            (N, hidden_channels)
@@ -150,19 +57,56 @@ class GraphCorrespondence(nn.Module):
 
     Θ^l are ``nn.Linear`` without bias, exactly eq. 2 (the objectness conv
     that follows has its own bias); ``H Θ`` is computed before the product
-    with Â (the cheaper order). The graph of each pair is separate; the P
-    pairs are batched.
+    with Â (the cheaper order). The graph of each pair is separate.
 
-    Memory: the dense path (``chunk_size=None``) holds a few (P, N, N)
-    tensors (N = 2,900 nodes: 34 MB each per pair in float32). With
-    ``chunk_size=R`` the N×N matrix is never built: the degrees, then Â X,
-    are computed R rows at a time from the node vectors (A recomputed per
-    pass: 3 passes, the last over the query rows only), peak O(P·R·N). When
-    a gradient is needed each chunk runs under
+    **Pairs that share a query** (``query_groups``: one query against K
+    classes at meta-test, or the K ways of one query in training). Write the
+    blocks of one pair's graph, class k, as::
+
+        A_k = [[A^SS_k, A^SQ_k],      D_k = diag(d^S_k, d^Q_k),  R_k = D_k^{-1/2}
+               [A^QS_k, A^QQ  ]]      d^Q_k = A^QQ 1 + A^QS_k 1,  d^S_k = A^SS_k 1 + A^SQ_k 1
+
+    Shared by the K pairs, computed once per query (exactly class-independent):
+
+    * the query node statistics: the centre μ = mean of the query nodes (the
+      common centre of every distance, so the query-query distances do not
+      depend on the class), ‖q_i − μ‖², ‖q_i‖ and the zero-vector mask;
+    * the query-query block A^QQ (eq. 1 over Nq² pairs of C-vectors, the
+      largest cost: Nq²·C MACs) and its row sums A^QQ 1 (the query-query
+      part of every query degree);
+    * the query projection X^Q = V^Q Θ^0 of layer 1.
+
+    Per class k (O(Nq·M·C + Nq²·C_hid) each):
+
+    * the support-query and support-support blocks A^SQ_k = (A^QS_k)^T,
+      A^SS_k, the per-class degrees d^Q_k, d^S_k and R_k;
+    * both propagations, because R_k scales the features on both sides of
+      A^QQ and layer 2 acts on per-class features. With Y = R_k X (X = HΘ)::
+
+          (Â_k X)^Q = R^Q_k (A^QQ Y^Q_k + A^QS_k Y^S_k)
+          (Â_k X)^S = R^S_k (A^SQ_k Y^Q_k + A^SS_k Y^S_k)
+
+      A^QQ Y^Q_k is a per-class product of the shared matrix; the K of them
+      are one matrix product A^QQ [Y^Q_1 | ... | Y^Q_K] (A^QQ read once).
+      Layer 2 needs only its query rows.
+
+    The result is the same function of the inputs as the unshared graph, so
+    outputs and gradients agree to float rounding. The gradient reaches the
+    shared query through the group's first pair only (the query map of the
+    others is not read): gradients with respect to what the pairs' maps were
+    gathered from (the backbone's query map) are unchanged.
+
+    Memory: with ``chunk_size=None`` (dense) the blocks are built whole, per
+    query: A^QQ (Nq, Nq) once, A^SQ (K, M, Nq) and A^SS (K, M, M), in float32
+    (Nq = 2,394, M = 400, K = 20: 23 + 77 + 13 MB). With ``chunk_size=R``
+    A^QQ and A^SQ are built R query rows at a time (recomputed per pass:
+    degrees, layer 1, layer 2), peak O(R·(Nq + K·M)); A^SS (K·M²) is built
+    whole. When a gradient is needed each chunk runs under
     :func:`torch.utils.checkpoint.checkpoint` (non-reentrant), so backward
-    keeps only the O(N·C) inputs of each chunk and recomputes its (R, N) block:
-    training memory also stays O(P·R·N), for about one more forward of compute.
-    Both paths give the same output and gradients up to float rounding.
+    keeps only the O(N·C) inputs of each chunk and recomputes its blocks:
+    training memory also stays O(R·(Nq + K·M)), for about one more forward
+    of compute. Both paths give the same output and gradients up to float
+    rounding.
 
     Args:
         in_channels (int): C of the support and query features.
@@ -172,8 +116,8 @@ class GraphCorrespondence(nn.Module):
         learnable_temperature (bool): learn T, parameterised as ``log T`` (the
             parameter ``log_temperature``) so that it stays positive.
         eps (float): > 0, added to ‖v_i‖·‖v_j‖ in eq. 1.
-        chunk_size (int, optional): rows of the adjacency per chunk; ``None``
-            builds it densely.
+        chunk_size (int, optional): query rows of the adjacency per chunk;
+            ``None`` builds it densely.
     """
 
     def __init__(self,
@@ -251,72 +195,147 @@ class GraphCorrespondence(nn.Module):
             raise ValueError('GraphCorrespondence: empty query map (H·W = 0), got '
                              f'{shapes}')
 
-    def forward(self, support_feats: Tensor, query_feats: Tensor) -> Tensor:
+    def _groups(self, query_feats: Tensor,
+                query_groups: QueryGroups) -> List[Tuple[int, List[int]]]:
+        """(first pair, pairs) of each query group; checks that marked pairs
+        have equal query maps (never shares different queries)."""
+        num_pairs = query_feats.shape[0]
+        if query_groups is None:
+            return [(p, [p]) for p in range(num_pairs)]
+        ids = (query_groups.tolist() if isinstance(query_groups, Tensor)
+               else list(query_groups))
+        if len(ids) != num_pairs:
+            raise ValueError(f'GraphCorrespondence: query_groups has {len(ids)} entries '
+                             f'for {num_pairs} pairs (one group id per pair)')
+        members = {}
+        for pair, gid in enumerate(ids):
+            members.setdefault(gid, []).append(pair)
+        for gid, pairs in members.items():
+            for other in pairs[1:]:
+                if not _same_map(query_feats[pairs[0]], query_feats[other]):
+                    raise ValueError(
+                        f'GraphCorrespondence: pairs {pairs[0]} and {other} are marked '
+                        f'as sharing a query (query_groups id {gid!r}) but their query '
+                        'maps differ')
+        return [(pairs[0], pairs) for pairs in members.values()]
+
+    def forward(self, support_feats: Tensor, query_feats: Tensor,
+                query_groups: QueryGroups = None) -> Tensor:
         """Query nodes of H^2, the local correspondence L of each pair.
 
         Args:
             support_feats (Tensor): (P, C, h, w) support map of each pair.
-            query_feats (Tensor): (P, C, H, W) query map of each pair.
+            query_feats (Tensor): (P, C, H, W) query map of each pair (e.g. an
+                ``expand`` of one map: pairs of one view are checked at no cost).
+            query_groups (Tensor | Sequence[int], optional): (P, ) a group id
+                per pair; pairs with the same id have the same query map (an
+                error otherwise), and share its class-independent graph work
+                (see the class notes). ``None``: every pair its own query.
 
         Returns:
             Tensor: (P, out_channels, H, W), dtype of ``query_feats``.
         """
         self._check_inputs(support_feats, query_feats)
+        groups = self._groups(query_feats, query_groups)
         num_pairs, _, height, width = query_feats.shape
-        num_support = support_feats.shape[2] * support_feats.shape[3]
         dtype = torch.promote_types(query_feats.dtype, torch.float32)
         with torch.autocast(device_type=query_feats.device.type, enabled=False):
-            nodes = torch.cat([support_feats.flatten(2), query_feats.flatten(2)],
-                              dim=2).transpose(1, 2).to(dtype)  # (P, N, C)
-            if self.chunk_size is None:
-                out = self._forward_dense(nodes, num_support)
-            else:
-                out = self._forward_chunked(nodes, num_support)  # (P, H·W, C')
-        return out.transpose(1, 2).reshape(num_pairs, self.out_channels, height,
-                                           width).to(query_feats.dtype)
+            query_nodes = query_feats.flatten(2).transpose(1, 2)  # (P, Nq, C)
+            support_nodes = support_feats.flatten(2).transpose(1, 2)  # (P, M, C)
+            outs, order = [], []
+            for first, pairs in groups:
+                if pairs == list(range(first, first + len(pairs))):  # a view, no copy
+                    support = support_nodes[first:first + len(pairs)]
+                else:
+                    support = support_nodes[torch.tensor(pairs, device=query_feats.device)]
+                out = self._forward_group(query_nodes[first].to(dtype),
+                                          support.to(dtype))  # (Nq, K, C')
+                outs.append(out.permute(1, 2, 0))  # (K, C', Nq)
+                order += pairs
+            out = torch.cat(outs) if len(outs) > 1 else outs[0]  # (P, C', Nq), group order
+            if order != list(range(num_pairs)):
+                inverse = torch.empty(num_pairs, dtype=torch.long)
+                inverse[torch.tensor(order)] = torch.arange(num_pairs)
+                out = out[inverse.to(out.device)]
+        return out.reshape(num_pairs, self.out_channels, height,
+                           width).to(query_feats.dtype)
 
-    def _forward_dense(self, nodes: Tensor, num_support: int) -> Tensor:
-        """(P, N, C) nodes -> (P, H·W, C') query rows of H^2, Â built densely."""
-        adj = normalized_adjacency(
-            gaussian_adjacency(nodes, self.temperature, self.eps))  # (P, N, N)
-        hidden = F.relu(torch.bmm(adj, self.theta0(nodes)))  # (P, N, C_hid)
-        return F.relu(torch.bmm(adj[:, num_support:], self.theta1(hidden)))
+    def _forward_group(self, query: Tensor, support: Tensor) -> Tensor:
+        """One query (Nq, C) against K support maps (K, M, C) -> (Nq, K, C'),
+        the query rows of H^2 of every class (see the class notes)."""
+        num_query = query.shape[0]
+        temperature, eps = self.temperature, self.eps
+        q_stats = node_stats(query, query.mean(0))  # shared: (Nq, C), (Nq, ) ...
+        s_stats = node_stats(support, query.mean(0))  # per class: (K, M, C), (K, M) ...
+        step = num_query if self.chunk_size is None else self.chunk_size
+        chunks = [(a, min(a + step, num_query)) for a in range(0, num_query, step)]
+        use_ckpt = self.chunk_size is not None and torch.is_grad_enabled() and (
+            query.requires_grad or support.requires_grad
+            or any(p.requires_grad for p in self.parameters()))
 
-    def _forward_chunked(self, nodes: Tensor, num_support: int) -> Tensor:
-        """As :meth:`_forward_dense`, ``chunk_size`` rows of A at a time."""
-        num_nodes = nodes.shape[1]
-        temperature, eps, step = self.temperature, self.eps, self.chunk_size
-        stats = _node_stats(nodes)  # centred (P, N, C), sq_norms, norms (P, N)
-        use_ckpt = torch.is_grad_enabled() and (
-            nodes.requires_grad or any(p.requires_grad for p in self.parameters()))
+        def blocks(q_stats: NodeStats, s_stats: NodeStats, start: int, end: int):
+            rows = NodeStats(*(t[start:end] for t in q_stats))  # query rows
+            a_qq = adjacency_block(rows, q_stats, temperature, eps,
+                                   self_loop_offset=start)  # (R, Nq), shared
+            a_sq = adjacency_block(s_stats, rows, temperature, eps)  # (K, M, R)
+            return a_qq, a_sq
 
-        def run(fn, *args):
+        a_ss = adjacency_block(s_stats, s_stats, temperature, eps,
+                               self_loop_offset=0)  # (K, M, M), per class
+        cache = None
+        if self.chunk_size is None:  # dense: the blocks once; the node vectors are done
+            cache = blocks(q_stats, s_stats, 0, num_query)
+            q_stats = s_stats = None
+
+        def run(pass_fn, start, end, *args):
+            if cache is not None:
+                return pass_fn(*cache, start, end, *args)
+
+            def fn(q_stats, s_stats, *args):
+                return pass_fn(*blocks(q_stats, s_stats, start, end), start, end, *args)
+
             if use_ckpt:
-                return checkpoint(fn, *args, use_reentrant=False,
+                return checkpoint(fn, q_stats, s_stats, *args, use_reentrant=False,
                                   preserve_rng_state=False)
-            return fn(*args)
+            return fn(q_stats, s_stats, *args)
 
-        def degree_rows(centred, sq_norms, norms, start, end):
-            adj = _adjacency_rows(centred, sq_norms, norms, start, end, temperature,
-                                  eps)  # (P, R, N)
-            return adj.sum(-1)  # (P, R)
+        def degrees(a_qq, a_sq, start, end):
+            # query rows: A^QQ 1 (shared) + A^QS_k 1; support: this chunk's A^SQ_k 1
+            return a_qq.sum(-1)[:, None] + a_sq.sum(1).T, a_sq.sum(2)  # (R, K), (K, M)
 
-        def propagate_rows(centred, sq_norms, norms, d_inv_sqrt, scaled, start, end):
-            adj = _adjacency_rows(centred, sq_norms, norms, start, end, temperature,
-                                  eps)  # (P, R, N)
-            # rows of D^-1/2 A D^-1/2 X = D^-1/2 (A (D^-1/2 X))
-            return d_inv_sqrt[:, start:end, None] * torch.bmm(adj, scaled)  # (P, R, C)
+        def propagate_query(a_qq, a_sq, start, end, y_q, y_s):
+            # rows of A^QQ Y^Q_k + A^QS_k Y^S_k for every k; Y^Q (Nq, K, C), Y^S (K, M, C)
+            shared = (a_qq @ y_q.flatten(1)).view(end - start, *y_q.shape[1:])  # (R, K, C)
+            if torch.is_grad_enabled():
+                return shared + torch.bmm(a_sq.transpose(1, 2), y_s).transpose(0, 1)
+            for k in range(y_s.shape[0]):  # no_grad: in place, no (R, K, C) temporary
+                shared[:, k].addmm_(a_sq[k].T, y_s[k])
+            return shared
 
-        def propagate(features: Tensor, d_inv_sqrt: Tensor, first_row: int) -> Tensor:
-            scaled = d_inv_sqrt[:, :, None] * features  # (P, N, C) = D^-1/2 X
-            return torch.cat([
-                run(propagate_rows, *stats, d_inv_sqrt, scaled, start,
-                    min(start + step, num_nodes))
-                for start in range(first_row, num_nodes, step)], dim=1)
+        def propagate_both(a_qq, a_sq, start, end, y_q, y_s):
+            # and this chunk's part of A^SQ_k Y^Q_k, (K, M, C)
+            return (propagate_query(a_qq, a_sq, start, end, y_q, y_s),
+                    torch.bmm(a_sq, y_q[start:end].transpose(0, 1)))
 
-        degree = torch.cat([
-            run(degree_rows, *stats, start, min(start + step, num_nodes))
-            for start in range(0, num_nodes, step)], dim=1)  # (P, N), each ≥ 1
-        d_inv_sqrt = _inv_sqrt_degree(degree)
-        hidden = F.relu(propagate(self.theta0(nodes), d_inv_sqrt, 0))  # (P, N, C_hid)
-        return F.relu(propagate(self.theta1(hidden), d_inv_sqrt, num_support))
+        parts = [run(degrees, start, end) for start, end in chunks]
+        r_q = inv_sqrt_degree(_cat([p[0] for p in parts]))  # (Nq, K)
+        r_s = inv_sqrt_degree(a_ss.sum(-1) + sum(p[1] for p in parts))  # (K, M)
+        del parts
+        # layer 1: X^Q = V^Q Θ^0 shared, then Y = R_k X per class
+        y_q = r_q[:, :, None] * self.theta0(query)[:, None]  # (Nq, K, C_hid)
+        y_s = r_s[:, :, None] * self.theta0(support)  # (K, M, C_hid)
+        parts = [run(propagate_both, start, end, y_q, y_s) for start, end in chunks]
+        h_s = (r_s[:, :, None] * (torch.bmm(a_ss, y_s) + sum(p[1] for p in parts))
+               ).relu_()  # (K, M, C_hid)
+        del y_q, y_s
+        h_q = _cat([p[0] for p in parts])  # (Nq, K, C_hid)
+        del parts
+        h_q = (r_q[:, :, None] * h_q).relu_()  # (in place on a new tensor: autograd-safe)
+        # layer 2, query rows only
+        y_q = r_q[:, :, None] * self.theta1(h_q)  # (Nq, K, C')
+        y_s = r_s[:, :, None] * self.theta1(h_s)  # (K, M, C')
+        del h_q, h_s
+        out = _cat([run(propagate_query, start, end, y_q, y_s)
+                    for start, end in chunks])  # (Nq, K, C')
+        del y_q, y_s
+        return (r_q[:, :, None] * out).relu_()

@@ -1,6 +1,7 @@
 """RoI head of a query-support detector: query RoIs matched to support RoIs."""
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
+import torch
 from mmdet.models.roi_heads import StandardRoIHead
 from mmdet.models.task_modules.samplers import SamplingResult
 from mmdet.models.utils import empty_instances, unpack_gt_instances
@@ -23,7 +24,8 @@ class AttentiveRoIHead(StandardRoIHead):
     query map of each pair (P, C, H, W), the proposals of each pair, and the
     pooled support RoI feature of each pair (P, C', S, S) from
     :meth:`support_roi_feats`. Proposals of a negative pair meet an empty
-    ground truth, so all of them are background.
+    ground truth, so all of them are background. At test, ``pair_images``
+    lets the pairs of one image read its one query map (no per-pair copy).
     """
 
     def support_roi_feats(self, support_feats: Tensor, support_boxes: Tensor) -> Tensor:
@@ -44,11 +46,16 @@ class AttentiveRoIHead(StandardRoIHead):
             feats = self.shared_head(feats)
         return feats
 
-    def _bbox_forward(self, x: Tuple[Tensor], rois: Tensor,
-                      pair_support_feats: Tensor) -> dict:
+    def _bbox_forward(self, x: Tuple[Tensor], rois: Tensor, pair_support_feats: Tensor,
+                      pair_images: Optional[Tensor] = None) -> dict:
         """``rois`` (M, 5) index pairs in column 0; ``pair_support_feats``
-        (P, C', s, s)."""
-        query = self.bbox_roi_extractor(x[:self.bbox_roi_extractor.num_inputs], rois)
+        (P, C', s, s); ``pair_images`` (P, ): the map of x that pair p's
+        RoIs are pooled from (``None``: map p)."""
+        query_rois = rois
+        if pair_images is not None:  # column 0: pair -> its image's map
+            image = pair_images.to(rois.device)[rois[:, 0].long()].to(rois.dtype)
+            query_rois = torch.cat([image[:, None], rois[:, 1:]], dim=1)  # (M, 5)
+        query = self.bbox_roi_extractor(x[:self.bbox_roi_extractor.num_inputs], query_rois)
         if self.with_shared_head:
             query = self.shared_head(query)  # (M, C', s, s)
         support = pair_support_feats[rois[:, 0].long()]  # (M, C', s, s)
@@ -77,15 +84,19 @@ class AttentiveRoIHead(StandardRoIHead):
 
     def predict_pairs(self, x: Tuple[Tensor], pair_support_feats: Tensor,
                       batch_img_metas: List[dict], rpn_results_list: InstanceList,
-                      rescale: bool = False) -> InstanceList:
-        """Detections of every pair (label 0 = the pair's class)."""
+                      rescale: bool = False,
+                      pair_images: Optional[Tensor] = None) -> InstanceList:
+        """Detections of every pair (label 0 = the pair's class); with
+        ``pair_images`` (P, ), x holds one map per image and pair p's RoIs
+        are pooled from map ``pair_images[p]`` (the same numbers as from a
+        per-pair copy of it)."""
         proposals = [res.bboxes for res in rpn_results_list]
         rois = bbox2roi(proposals)
         if rois.shape[0] == 0:
             return empty_instances(batch_img_metas, rois.device, task_type='bbox',
                                    box_type=self.bbox_head.predict_box_type,
                                    num_classes=self.bbox_head.num_classes)
-        results = self._bbox_forward(x, rois, pair_support_feats)
+        results = self._bbox_forward(x, rois, pair_support_feats, pair_images)
         counts = tuple(len(p) for p in proposals)
         return self.bbox_head.predict_by_feat(
             rois=rois.split(counts, 0), cls_scores=results['cls_score'].split(counts, 0),
