@@ -178,8 +178,8 @@ def test_training_mean_is_the_test_mean_of_the_distinct_supports(fsod_toy_root):
     info = item['data_samples'].support_instances
     with torch.no_grad():
         query = model.extract_feat(data['inputs'])
-        _, maps, rois, _ = model._make_pairs(query, data['data_samples'],
-                                             data['support_inputs'])
+        _, maps, rois, _, _ = model._make_pairs(query, data['data_samples'],
+                                                data['support_inputs'])
         for p, cls in enumerate(dict.fromkeys(info.labels.tolist())):
             keep = (info.labels == cls) & ~info.is_repeat
             templates = InstanceData(bboxes=info.bboxes[keep])
