@@ -112,12 +112,30 @@ def test_load_from_and_test_cli(trained, tmp_path):
 
 
 def test_allow_list_is_exact():
+    """The allow-list compared as a whole set: one entry more (say
+    builtins.eval) or less fails."""
+    import numpy as np
+
     from mmfsod.compat.checkpoint import MMENGINE_CHECKPOINT_GLOBALS, _global_name
-    names = {_global_name(e) for e in MMENGINE_CHECKPOINT_GLOBALS}
-    assert 'mmengine.logging.history_buffer.HistoryBuffer' in names
-    # arrays pickled under numpy 1.x (numpy.core) and 2.x (numpy._core)
-    assert {'numpy.core.multiarray._reconstruct',
-            'numpy._core.multiarray._reconstruct'} <= names
+    names = [_global_name(e) for e in MMENGINE_CHECKPOINT_GLOBALS]
+    assert len(names) == len(set(names))  # nothing twice
+    names = set(names)
+    expected = {
+        'mmengine.logging.history_buffer.HistoryBuffer',
+        'builtins.getattr',  # the restricted stand-in, checked below
+        'collections.Counter', 'collections.OrderedDict', 'collections.defaultdict',
+        'numpy.ndarray', 'numpy.dtype',
+        # arrays pickled under numpy 1.x (numpy.core) and 2.x (numpy._core)
+        'numpy.core.multiarray._reconstruct', 'numpy.core.multiarray.scalar'}
+    if hasattr(np, '_core'):
+        expected |= {'numpy._core.multiarray._reconstruct', 'numpy._core.multiarray.scalar'}
+    # numpy >= 1.25 pickles dtypes by their class: every class of numpy.dtypes
+    # (named as pickle names it: ByteDType is Int8DType)
+    classes = [getattr(np.dtypes, n) for n in dir(getattr(np, 'dtypes', None) or ())
+               if n.endswith('DType') and isinstance(getattr(np.dtypes, n), type)]
+    assert all(issubclass(c, np.dtype) for c in classes)
+    expected |= {f'{c.__module__}.{c.__qualname__}' for c in classes}
+    assert names == expected, (sorted(names - expected), sorted(expected - names))
     # getattr is only the restricted stand-in, never the builtin itself
     getattr_entries = [e for e in MMENGINE_CHECKPOINT_GLOBALS
                        if _global_name(e) == 'builtins.getattr']

@@ -70,17 +70,23 @@ def hand_made_coco(tmp_path):
     return str(path)
 
 
-def test_drops_counted_and_labels_follow_classes(tmp_path):
+# the file lists dog (id 7), cat (3), bird (5): orders of `classes` that are
+# the file's, the ids', and neither
+@pytest.mark.parametrize('classes', [('dog', 'cat', 'bird'), ('cat', 'bird', 'dog'),
+                                     ('bird', 'dog', 'cat')])
+def test_drops_counted_and_labels_follow_classes(tmp_path, classes):
     ann = hand_made_coco(tmp_path)
-    ds = FewShotCocoDataset(ann_file=ann, classes=('dog', 'cat', 'bird'),
+    ds = FewShotCocoDataset(ann_file=ann, classes=classes,
                             min_bbox_area=20, pipeline=[], test_mode=True)
     assert dict(ds.drop_counts) == {'crowd': 1, 'zero-area': 2,
                                     'below min_bbox_area=20': 1}
     by_ann = {inst['ann_id']: inst['bbox_label']
               for i in range(len(ds)) for inst in ds.get_data_info(i)['instances']}
-    # labels in the order of `classes`, not of the file's categories
-    assert by_ann == {10: 1, 11: 0, 16: 2}
-    assert ds.metainfo['classes'] == ('dog', 'cat', 'bird')
+    # labels in the order of `classes`, not of the file's categories:
+    # annotation 10 is a cat, 11 a dog, 16 a bird
+    assert by_ann == {10: classes.index('cat'), 11: classes.index('dog'),
+                      16: classes.index('bird')}
+    assert ds.metainfo['classes'] == classes
 
 
 def test_split_name_and_empty_queries(tmp_path):

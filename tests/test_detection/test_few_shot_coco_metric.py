@@ -10,10 +10,15 @@ import mmfsod.detection  # noqa: F401  (registers FewShotCocoMetric)
 from mmfsod.detection.evaluation import FewShotCocoMetric
 from mmfsod.detection.evaluation.few_shot_coco_metric import STAT_NAMES
 
-# Category ids out of order and not contiguous; classes in the file's order.
+# Category ids out of order and not contiguous.
 CATEGORIES = [dict(id=7, name='cat'), dict(id=2, name='bus'), dict(id=9, name='dog'),
               dict(id=4, name='car')]
-CLASSES = tuple(c['name'] for c in CATEGORIES)
+CLASSES = tuple(c['name'] for c in CATEGORIES)  # the file's order
+# the dataset's classes (label order) in another order than the file's and
+# than the ids': label k must be mapped to the category of classes[k]
+OTHER_ORDER = ('car', 'dog', 'bus', 'cat')
+ORDERS = pytest.mark.parametrize('classes', [CLASSES, OTHER_ORDER],
+                                 ids=['file-order', 'other-order'])
 GROUPS = dict(novel=('cat', 'dog'), base=('bus', 'car'))
 # image id -> (height, width)
 IMAGES = {1: (150, 200), 2: (200, 300), 3: (100, 100)}
@@ -45,8 +50,9 @@ def ann_file(tmp_path):
     return str(path)
 
 
-def data_samples() -> list:
-    """One mmdet-style sample per image with xyxy predictions."""
+def data_samples(classes=CLASSES) -> list:
+    """One mmdet-style sample per image with xyxy predictions, labelled by
+    the index of their class in ``classes``."""
     samples = []
     for img, (h, w) in IMAGES.items():
         dets = [d for d in DETS if d[0] == img]
@@ -57,13 +63,13 @@ def data_samples() -> list:
                                      for _, _, (x, y, bw, bh), _ in dets],
                                     dtype=torch.float32).reshape(-1, 4),
                 scores=torch.tensor([s for *_, s in dets]),
-                labels=torch.tensor([CLASSES.index(n) for _, n, _, _ in dets]))))
+                labels=torch.tensor([classes.index(n) for _, n, _, _ in dets]))))
     return samples
 
 
-def run_metric(metric: FewShotCocoMetric) -> dict:
-    metric.dataset_meta = dict(classes=CLASSES)
-    samples = data_samples()
+def run_metric(metric: FewShotCocoMetric, classes=CLASSES) -> dict:
+    metric.dataset_meta = dict(classes=classes)
+    samples = data_samples(classes)
     metric.process({}, samples)
     return metric.evaluate(size=len(samples))
 
@@ -83,8 +89,9 @@ def cocoeval_stats(ann_file: str, cat_ids=None) -> list:
     return list(coco_eval.stats)
 
 
-def test_groups_match_pycocotools(ann_file):
-    results = run_metric(FewShotCocoMetric(ann_file=ann_file, class_groups=GROUPS))
+@ORDERS
+def test_groups_match_pycocotools(ann_file, classes):
+    results = run_metric(FewShotCocoMetric(ann_file=ann_file, class_groups=GROUPS), classes)
     assert set(results) == {f'coco/{g}/bbox_{n}' for g in ('novel', 'base', 'all')
                             for n in STAT_NAMES}
     # (a) novel boxes are found exactly, base ones are not
@@ -101,12 +108,13 @@ def test_groups_match_pycocotools(ann_file):
     assert got == pytest.approx(cocoeval_stats(ann_file), abs=1e-9)
 
 
-def test_metric_items_and_overlap(ann_file):
+@ORDERS
+def test_metric_items_and_overlap(ann_file, classes):
     metric = FewShotCocoMetric(ann_file=ann_file, prefix='fs',
                                class_groups=dict(novel=('cat', 'dog'),
                                                  dogs=('dog', )),
                                metric_items=('mAP', 'AR@100'))
-    results = run_metric(metric)
+    results = run_metric(metric, classes)
     assert set(results) == {f'fs/{g}/bbox_{n}' for g in ('novel', 'dogs', 'all')
                             for n in ('mAP', 'AR@100')}
     assert results['fs/dogs/bbox_mAP'] == 1.0
@@ -133,9 +141,43 @@ def test_bad_arguments(ann_file, kwargs, message):
         FewShotCocoMetric(ann_file=ann_file, **kwargs)
 
 
-def test_builds_from_registry(ann_file):
+def test_label_order_matters(ann_file):
+    """The control: labels of the file's order read with another class order
+    put every detection on a wrong class (so the tests above can fail)."""
+    metric = FewShotCocoMetric(ann_file=ann_file, class_groups=GROUPS)
+    metric.dataset_meta = dict(classes=OTHER_ORDER)
+    samples = data_samples(CLASSES)
+    metric.process({}, samples)
+    assert metric.evaluate(size=len(samples))['coco/novel/bbox_mAP'] < 0.5
+
+
+@ORDERS
+def test_novel_only_test_set(ann_file, classes):
+    """The 20-way protocol's test set: only the novel classes (in any order)
+    are the dataset's; the table is COCOeval on the novel categories."""
+    novel = tuple(c for c in classes if c in GROUPS['novel'])
+    metric = FewShotCocoMetric(ann_file=ann_file, class_groups=dict(novel=GROUPS['novel']))
+    metric.dataset_meta = dict(classes=novel)
+    samples = data_samples(classes)
+    for s in samples:  # the novel detections only, labelled in the novel order
+        pred = s['pred_instances']
+        keep = torch.tensor([classes[k] in novel for k in pred['labels'].tolist()],
+                            dtype=torch.bool)
+        s['pred_instances'] = dict(
+            bboxes=pred['bboxes'][keep], scores=pred['scores'][keep],
+            labels=torch.tensor([novel.index(classes[k])
+                                 for k in pred['labels'][keep].tolist()], dtype=torch.long))
+    metric.process({}, samples)
+    results = metric.evaluate(size=len(samples))
+    got = [results[f'coco/novel/bbox_{n}'] for n in STAT_NAMES]
+    expected = cocoeval_stats(ann_file, [CAT_ID[n] for n in GROUPS['novel']])
+    assert got == pytest.approx(expected, abs=1e-9)
+
+
+@ORDERS
+def test_builds_from_registry(ann_file, classes):
     from mmdet.registry import METRICS
     metric = METRICS.build(dict(type='FewShotCocoMetric', ann_file=ann_file,
                                 class_groups=GROUPS))
     assert isinstance(metric, FewShotCocoMetric)
-    assert run_metric(metric)['coco/novel/bbox_mAP'] == 1.0
+    assert run_metric(metric, classes)['coco/novel/bbox_mAP'] == 1.0

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from mmdet.registry import DATASETS
+from mmdet.registry import DATASETS, MODELS
 from mmengine.dataset import Compose, DefaultSampler, pseudo_collate
 from mmengine.registry import init_default_scope
 from torch.utils.data import DataLoader
@@ -235,11 +235,31 @@ def test_browse_tool_draws_items(fsod_toy_root, tmp_path):
 @pytest.mark.parametrize('config', [
     'configs/gcn_fsod/toy/gcn-fsod_r18_c4_toy_base-training.py',
     'configs/gcn_fsod/coco/gcn-fsod_r50_c4_4xb2_coco_10shot-fine-tuning.py'])
-def test_support_padding_normalises_to_zero(config):
+def test_support_padding_normalises_to_zero(fsod_toy_root, config):
+    """A support cut by the config's support pipeline (a wide box, so the
+    square is padded below it) and normalised by the config's data
+    preprocessor is 0 on the padding, to the uint8 rounding of the pad
+    value; the object's pixels are not."""
     from mmengine.config import Config
 
     from conftest import REPO
     cfg = Config.fromfile(f'{REPO}/{config}')
-    pre = cfg.model.data_preprocessor
-    pad_rgb = list(cfg.support_pad_bgr)[::-1] if pre.bgr_to_rgb else cfg.support_pad_bgr
-    np.testing.assert_allclose(pad_rgb, pre.mean)
+    model = MODELS.build(dict(cfg.model.data_preprocessor))
+    ds, _ = build(fsod_toy_root)
+    src = ds.support_dataset.get_data_info(0)
+    j = max(range(len(src['instances'])), key=lambda k: (
+        lambda b: (b[2] - b[0]) / max(b[3] - b[1], 1e-6))(src['instances'][k]['bbox']))
+    x1, y1, x2, y2 = src['instances'][j]['bbox']
+    info = support_instance_info(src, j)
+    # widen the box to twice its height, so that the crop is wider than high
+    info['instances'][0]['bbox'] = [x1, y1, x1 + max(x2 - x1, 2 * (y2 - y1)), y2]
+    out = Compose(cfg.support_pipeline)(info)
+    x = model.normalize_supports(out['inputs'][None])[0]  # (3, s, s)
+    size = x.shape[-1]
+    meta = out['data_samples']
+    cy1, cy2 = meta.support_crop[1], meta.support_crop[3]
+    h = int(round((cy2 - cy1) * meta.scale_factor[1]))  # the resized crop's height
+    assert h < size, (h, size)
+    step = 0.5 / torch.as_tensor(model.std).min()  # half a grey level
+    assert x[:, h:].abs().max() <= step + 1e-6
+    assert x[:, :h].abs().max() > 10 * step  # the crop itself is not padding

@@ -112,8 +112,57 @@ def test_templates_in_checkpoint_reused_by_test_tool(tiny_toy_root, tmp_path):
     recorded = ckpt['meta']['support_templates']
     with open(work / 'support_templates.json') as f:
         assert json.load(f) == recorded
-    assert all(len(v) <= 3 for v in recorded['templates'].values())
+    # every configured class, 1 to 3 templates each (an empty record fails)
+    assert sorted(recorded['templates']) == sorted(
+        ['red_circle', 'green_square', 'blue_triangle', 'orange_ring'])
+    assert all(1 <= len(v) <= 3 for v in recorded['templates'].values())
     res = run_tool(['tools/test.py', TEMPLATE_CONFIG, str(ckpt_path),
                     '--work-dir', str(tmp_path / 'test')])
     assert res.returncode == 0, res.stdout[-3000:]
     assert 'support templates from the checkpoint' in res.stdout
+
+
+def test_changing_a_class_templates_changes_its_detections(fsod_toy_root):
+    """A QuerySupportDetector's detections of a class follow that class's
+    templates: other templates for class A change A's detections and leave
+    every other class's detections as they were."""
+    from mmdet.registry import MODELS
+    from mmengine.config import Config
+    from mmengine.dataset import pseudo_collate
+
+    from conftest import REPO
+    cfg = fsod_toy_config('base-training', fsod_toy_root)
+    ds = DATASETS.build(cfg.val_dataloader.dataset)
+    train = DATASETS.build(cfg.train_dataloader.dataset)
+    model_cfg = Config.fromfile(
+        f'{REPO}/configs/gcn_fsod/toy/gcn-fsod_r18_c4_toy_base-training.py').model
+    model_cfg.test_cfg.update(max_per_img=10000, rcnn=dict(score_thr=0.0, max_per_img=50))
+    torch.manual_seed(0)
+    model = MODELS.build(model_cfg).eval()
+    classes = ds.metainfo['classes']
+    chosen = select_support_templates(train, num_shots=2, seed=0)
+    supports = build_template_supports(chosen, cfg.support_pipeline, classes)
+    batch = model.data_preprocessor(pseudo_collate([ds[0], ds[1]]), False)
+
+    def detect(templates):
+        model.set_support_templates(templates)
+        with torch.no_grad():
+            preds = model.predict(batch['inputs'], [s.clone() for s in batch['data_samples']])
+        return [p.pred_instances for p in preds]
+
+    def of_class(preds, label):
+        return [(p.scores[p.labels == label], p.bboxes[p.labels == label]) for p in preds]
+
+    before = detect(supports)
+    a, b = 0, 1
+    changed = dict(supports)
+    changed[a] = supports[b]  # class a shown by class b's templates
+    after = detect(changed)
+    assert any(len(x[0]) and (len(x[0]) != len(y[0]) or not torch.allclose(x[0], y[0]))
+               for x, y in zip(of_class(before, a), of_class(after, a)))
+    for label in supports:
+        if label == a:
+            continue
+        for (s0, b0), (s1, b1) in zip(of_class(before, label), of_class(after, label)):
+            torch.testing.assert_close(s0, s1)
+            torch.testing.assert_close(b0, b1)

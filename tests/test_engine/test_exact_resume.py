@@ -89,6 +89,23 @@ def test_gcn_fsod_resume_is_bit_exact(fsod_toy_root, tmp_path, monkeypatch):
     assert check_resume(config, tmp_path, ITER_OPTIONS, 'iter_1.pth', 'iter_3.pth') == 0
 
 
+def test_gcn_fsod_resume_across_a_pass_is_bit_exact(fsod_toy_root, tmp_path, monkeypatch):
+    """3 query images, batches of 2: the 3 iterations run 2 passes of fresh
+    draws (PassInfiniteSampler); resumed after iteration 1, the replayed
+    stream reaches pass 1 as the uninterrupted run did."""
+    monkeypatch.setenv('MMFSOD_TEST_FSOD_ROOT', fsod_toy_root)
+    config = osp.join(CONFIGS, 'gcn_fsod_tiny_base-training.py')
+    cfg = Config.fromfile(config)
+    assert cfg.train_dataloader.sampler.type == 'PassInfiniteSampler'
+    options = {'default_hooks.checkpoint.interval': 1,
+               'default_hooks.checkpoint.max_keep_ckpts': -1,
+               'train_dataloader.dataset.dataset.indices': 3,
+               # no validation: no templates of every class needed
+               'custom_hooks': [], 'val_cfg': None, 'val_dataloader': None,
+               'val_evaluator': None}
+    assert check_resume(config, tmp_path, options, 'iter_1.pth', 'iter_3.pth') == 0
+
+
 def test_anchornet_resume_is_bit_exact(clutter_root, tmp_path, monkeypatch):
     monkeypatch.setenv('MMFSOD_TEST_CLUTTER_ROOT', clutter_root)
     config = osp.join(CONFIGS, 'anchornet_tiny.py')

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 
+import pytest
 import torch
 
 from conftest import REPO, TINY_DET_CONFIG, run_tool
@@ -53,6 +54,38 @@ def test_dist_train_two_cpu_processes(tiny_toy_root, tmp_path):
     assert proc.returncode == 0, out[-4000:]
     assert 'rank 1 of world size 2' in out and 'Load checkpoint from' in out
     assert 'coco/bbox_mAP' in out, out[-4000:]
+
+
+@pytest.mark.skip(reason='unfinished (issue 12): the 2-rank run of toy_det_tiny_ddp.py '
+                  'hangs after "Saving checkpoint at 2 iterations"; not yet debugged')
+def test_dist_train_ranks_stay_identical_and_match_one_process(tiny_toy_root, tmp_path):
+    """2 CPU ranks (gloo) of batch 1 end with bit-identical parameters, equal
+    to float tolerance to one process that averages the same 2 images'
+    gradients (accumulative_counts=2, twice the iterations): the ranks
+    synchronise their gradients (without it each would follow its own
+    images) and see disjoint halves of one stream."""
+    config = osp.join(REPO, 'tests', 'data', 'configs', 'toy_det_tiny_ddp.py')
+    env = {'PYTHONPATH': os.pathsep.join([REPO, osp.join(REPO, 'tests', 'data')])}
+    proc = run_tool(['bash', 'tools/dist_train.sh', config, '2', '--work-dir',
+                     str(tmp_path / 'ddp')], env=dict(env, PORT='29741'))
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    proc = run_tool(['tools/train.py', config, '--work-dir', str(tmp_path / 'one'),
+                     '--cfg-options', 'train_cfg.max_iters=4',
+                     'optim_wrapper.accumulative_counts=2'], env=env)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    ranks = [torch.load(tmp_path / 'ddp' / f'params_rank{r}.pth') for r in (0, 1)]
+    one = torch.load(tmp_path / 'one' / 'params_rank0.pth')
+    init = torch.load(tmp_path / 'ddp' / 'params_rank0_init.pth')
+    assert ranks[0].keys() == ranks[1].keys() == one.keys() == init.keys()
+    for k in ranks[0]:
+        assert torch.equal(ranks[0][k], ranks[1][k]), k
+    for k in init:  # the same initial model in both runs
+        assert torch.equal(init[k], torch.load(tmp_path / 'one' / 'params_rank0_init.pth')[k])
+    moved = max((ranks[0][k] - init[k]).abs().max().item() for k in init)
+    diff = max((ranks[0][k] - one[k]).abs().max().item() for k in one)
+    print(f'2 ranks vs 1 process: max |w_ddp - w_one| = {diff:.3g}, moved {moved:.3g}')
+    assert moved > 1e-4  # the runs trained
+    assert diff < 1e-5 and diff < moved / 100
 
 
 def test_dist_rank_killed_ends_the_job(tiny_toy_root, tmp_path):

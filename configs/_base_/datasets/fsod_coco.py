@@ -68,6 +68,10 @@ val_dataloader = dict(
         backend_args=backend_args))
 test_dataloader = val_dataloader
 
+# Evaluation protocol: 80-way (TFA's): every class tested, the detections of
+# all classes merged and capped at 100 per image (base detections compete
+# with novel ones), AP / AR per group. The 20-way novel-only test (the
+# paper's "10-shot 20-way") is configs/gcn_fsod/coco/*_20way-novel-test.py.
 # class_groups: the built-in split's names, resolved by FewShotCocoMetric.
 val_evaluator = dict(
     type='FewShotCocoMetric',

@@ -76,6 +76,9 @@ val_dataloader = dict(
         backend_args=backend_args))
 test_dataloader = val_dataloader
 
+# Evaluation protocol: every class (12-way, TFA's), the detections of all
+# classes merged and capped at 100 per image, AP / AR per group; the
+# novel-only test is configs/gcn_fsod/toy/*_novel-test.py.
 val_evaluator = dict(
     type='FewShotCocoMetric',
     ann_file=data_root + 'annotations/instances_val.json',

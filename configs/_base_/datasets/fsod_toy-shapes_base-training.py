@@ -1,16 +1,24 @@
 # Base training on the toy shapes set: query-support pairs of the 9 base
-# classes (2-way: the query's class and one absent class, K supports each),
+# classes (2-way: the query's class and one absent class, K supports each,
+# drawn afresh every pass),
 # evaluated on the base classes with a seeded sample of base templates.
 _base_ = ['./fsod_toy-shapes.py']
 
 num_support_ways = 2
-num_support_shots = 1
+# K supports per class in each pair ("one query image and K object patches",
+# section 3; the K shots' maps averaged as the test averages its templates).
+# 10: the paper's K (10-shot) and the number of templates the base-training
+# test uses, so training and test see the same input. The toy comparison of
+# 1 against 10 that should confirm it is pending:
+#   python tools/analysis_tools/fsod_draws_benchmark.py --base-shots 1 10
+num_support_shots = 10
 
 train_dataloader = dict(
     batch_size=2,
     num_workers=2,
     persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
+    # (pass, index) to the dataset: new pairs, supports and flips every pass
+    sampler=dict(type='PassInfiniteSampler', shuffle=True),
     batch_sampler=dict(type='AspectRatioBatchSampler'),
     dataset=dict(
         type='QuerySupportDataset',

@@ -13,12 +13,16 @@ train_dataloader = dict(
     batch_size=2,
     num_workers=2,
     persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
+    # (pass, index) to the dataset: new pairs, supports and flips every pass
+    sampler=dict(type='PassInfiniteSampler', shuffle=True),
     batch_sampler=dict(type='AspectRatioBatchSampler'),
     dataset=dict(
         type='QuerySupportDataset',
         num_support_ways=2,
-        num_support_shots=1,
+        # None: K of few_shot_ann (the paper's K); a pair takes up to K
+        # distinct instances of each class, the positive class's from
+        # other images than the query (K-shot files: usually K - 1)
+        num_support_shots=None,
         repeat=10,
         seed=0,
         support_pipeline={{_base_.support_pipeline}},

@@ -1,4 +1,6 @@
 # GCN-FSOD 30-shot fine-tuning: 3,000 iterations, lr / 10 for the last 1,000.
+# 80-way test (TFA's protocol); the paper's "30-shot 20-way":
+# ./gcn-fsod_r50_c4_4xb2_coco_30shot-fine-tuning_20way-novel-test.py.
 _base_ = ['./gcn-fsod_r50_c4_4xb2_coco_10shot-fine-tuning.py']
 
 train_dataloader = dict(dataset=dict(dataset=dict(few_shot_ann=dict(shot=30))))

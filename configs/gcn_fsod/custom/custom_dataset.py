@@ -45,9 +45,10 @@ test_pipeline = [
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
 ]
 
-# Base training: query-support pairs of the base classes (2-way 1-shot).
+# Base training: query-support pairs of the base classes (2-way 10-shot: the
+# paper's K, see configs/_base_/datasets/fsod_toy-shapes_base-training.py).
 base_train_dataset = dict(
-    type='QuerySupportDataset', num_support_ways=2, num_support_shots=1, repeat=1,
+    type='QuerySupportDataset', num_support_ways=2, num_support_shots=10, repeat=1,
     seed=0, min_support_area=16, support_pipeline=support_pipeline,
     dataset=dict(type=dataset_type, data_root=data_root, ann_file=train_ann_file,
                  data_prefix=dict(img=img_prefix), classes='BASE_CLASSES',
@@ -57,7 +58,8 @@ base_train_dataset = dict(
 shot = 10
 seed = 0
 fine_tune_dataset = dict(
-    type='QuerySupportDataset', num_support_ways=2, num_support_shots=1, repeat=10,
+    # num_support_shots=None: K of few_shot_ann, up to K distinct supports a class
+    type='QuerySupportDataset', num_support_ways=2, num_support_shots=None, repeat=10,
     seed=0, support_pipeline=support_pipeline,
     dataset=dict(type=dataset_type, data_root=data_root, ann_file='',
                  few_shot_ann=dict(root=few_shot_ann_root, shot=shot, seed=seed),

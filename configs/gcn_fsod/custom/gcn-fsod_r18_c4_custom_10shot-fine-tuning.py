@@ -15,7 +15,7 @@ model = dict(backbone=dict(frozen_stages=2),
 
 train_dataloader = dict(
     batch_size=2, num_workers=2, persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
+    sampler=dict(type='PassInfiniteSampler', shuffle=True),
     batch_sampler=dict(type='AspectRatioBatchSampler'),
     dataset={{_base_.fine_tune_dataset}})
 

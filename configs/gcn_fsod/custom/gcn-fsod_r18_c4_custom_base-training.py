@@ -12,7 +12,7 @@ model = dict(rpn_head=dict(anchor_generator=dict(scales=[2, 4, 8, 16])))  # 32-2
 
 train_dataloader = dict(
     batch_size=2, num_workers=2, persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
+    sampler=dict(type='PassInfiniteSampler', shuffle=True),
     batch_sampler=dict(type='AspectRatioBatchSampler'),
     dataset={{_base_.base_train_dataset}})
 val_dataloader = dict(dataset=dict(classes='BASE_CLASSES'))

@@ -1,6 +1,7 @@
 # GCN-FSOD toy 10-shot fine-tuning on all 12 classes (K-shot files of seed 0,
 # `make toy-fsod-data` writes them), from the toy base-training checkpoint;
-# tested on every class with the novel / base table.
+# tested on every class with the novel / base table (12-way, TFA's protocol;
+# novel classes only: ./gcn-fsod_r18_c4_toy_10shot-fine-tuning_novel-test.py).
 _base_ = [
     '../../_base_/models/gcn-fsod_r18_c4_toy.py',
     '../../_base_/datasets/fsod_toy-shapes_fine-tuning.py',

@@ -63,7 +63,9 @@ def build_fine_tune_config(cfg: Config, checkpoint: str, ann_file: str,
     ft.train_dataloader.dataset = dict(
         type='QuerySupportDataset',
         num_support_ways=min(int(qs.get('num_support_ways', 2)), len(classes)),
-        num_support_shots=min(int(qs.get('num_support_shots', 1)), num_shots),
+        # None (the configs' K-shot default): every given box of a class
+        num_support_shots=(num_shots if qs.get('num_support_shots', 1) is None
+                           else min(int(qs['num_support_shots']), num_shots)),
         repeat=1, seed=int(qs.get('seed', 0)), min_support_area=0.0,
         support_pipeline=support_pipeline,
         dataset=dict(type='FewShotCocoDataset', data_root='', ann_file=ann_file,

@@ -71,6 +71,19 @@ def box_area(bbox: Sequence[float]) -> float:
     return max(0.0, bbox[2] - bbox[0]) * max(0.0, bbox[3] - bbox[1])
 
 
+def draw_key(seed: int, idx: int, stream: int = 0, pass_: int = 0) -> List[int]:
+    """The entropy of one random stream of an item: ``(seed, idx, stream,
+    pass)`` with trailing zeros left out, so that pass 0 keeps the keys the
+    draws had before passes counted (``(seed, idx)`` for the pairing and the
+    supports, stream 0; ``(seed, idx, 1)`` for the transforms, stream 1)."""
+    key = [int(seed), int(idx)]
+    if stream or pass_:
+        key.append(int(stream))
+    if pass_:
+        key.append(int(pass_))
+    return key
+
+
 @contextlib.contextmanager
 def seeded_global_rngs(seed_seq: Sequence[int]):
     """Seed Python's and numpy's global generators (which mmcv/mmdet
@@ -105,13 +118,28 @@ class QuerySupportDataset:
     LoadImageFromFile, LoadAnnotations, :class:`CropSupportInstance`,
     Resize to a longer side of 320, Pad to 320 x 320, PackDetInputs).
 
-    The draw of item ``idx`` depends only on ``(seed, idx)``, and so do the
-    random transforms of its pipelines (they run with Python's and numpy's
-    global generators seeded from ``(seed, idx)``, restored afterwards):
-    items are the same whatever the number of workers or ranks, and a sampler that gives
-    ranks disjoint indices gives them disjoint items. Indices
+    The draw of item ``idx`` in pass ``p`` over the data depends only on
+    ``(seed, p, idx)``, and so do the random transforms of its pipelines
+    (they run with Python's and numpy's global generators seeded from
+    ``(seed, p, idx)``, restored afterwards, see :func:`draw_key`): items
+    are the same whatever the number of workers or ranks, and a sampler that
+    gives ranks disjoint indices gives them disjoint items. The pass comes
+    with the index: ``dataset[(p, idx)]``, as
+    :class:`~mmfsod.detection.datasets.PassInfiniteSampler` (iteration-based
+    training) and :class:`~mmfsod.detection.datasets.PassDefaultSampler`
+    (epoch-based, the pass is the epoch) yield them; a plain ``dataset[idx]``
+    is pass 0, the draw of before passes counted. So every pass draws new
+    pairs, supports and augmentations, reproducibly. Indices
     ``[r * Q, (r + 1) * Q)`` (Q queries) are round ``r`` of ``repeat``: the
-    same queries with new draws.
+    same queries with other draws within one pass.
+
+    K-shot pairs: each class of a pair takes K *distinct* instances when it
+    has them; the positive class only instances of other images than the
+    query's (a K-shot set of K instances, ``n`` of them in the query, gives
+    ``K - n``). A class with fewer than K fills the K slots by repeating its
+    drawn instances, marked ``is_repeat`` in ``support_instances`` so that
+    the detector averages the distinct ones only, as it averages the K
+    templates at test.
 
     An item is ``dict(inputs=(3, H, W) query, data_samples=DetDataSample,
     support_inputs=(N * K, 3, h, w))``; the data sample's metainfo has
@@ -125,7 +153,9 @@ class QuerySupportDataset:
             supports.
         support_pipeline (list[dict]): transforms of one support instance.
         num_support_ways (int): N, the positive class included. Defaults to 2.
-        num_support_shots (int): K. Defaults to 1.
+        num_support_shots (int | None): K. ``None``: the ``shot`` of the
+            wrapped dataset's ``few_shot_ann`` (fine-tuning on TFA's K-shot
+            files: the paper's K). Defaults to 1.
         repeat (int): rounds of draws over the queries. Defaults to 1.
         seed (int): seed of the draws. Defaults to 0.
         support_dataset (dict | BaseDataset, optional): where supports come
@@ -147,7 +177,7 @@ class QuerySupportDataset:
                  dataset: Union[dict, BaseDataset],
                  support_pipeline: List[dict],
                  num_support_ways: int = 2,
-                 num_support_shots: int = 1,
+                 num_support_shots: Optional[int] = 1,
                  repeat: int = 1,
                  seed: int = 0,
                  support_dataset: Optional[Union[dict, BaseDataset]] = None,
@@ -162,8 +192,12 @@ class QuerySupportDataset:
         self.num_bad_images = 0
         for key, value in (('num_support_ways', num_support_ways),
                            ('num_support_shots', num_support_shots), ('repeat', repeat)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f'{name}.{key} must be an integer >= 1, got {value!r}')
+            if key == 'num_support_shots' and value is None:
+                continue
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f'{name}.{key} must be an integer >= 1, got {value!r}'
+                                 + (' (or None: the shot of few_shot_ann)'
+                                    if key == 'num_support_shots' else ''))
         if not isinstance(min_support_area, (int, float)) or not min_support_area >= 0:
             raise ValueError(f'{name}.min_support_area must be a number >= 0, '
                              f'got {min_support_area!r}')
@@ -177,6 +211,14 @@ class QuerySupportDataset:
                              f'{self.support_dataset.metainfo["classes"]}, the query '
                              f'dataset {self.dataset.metainfo["classes"]}')
         self.support_pipeline = Compose(support_pipeline)
+        if num_support_shots is None:
+            few_shot_ann = getattr(self.dataset, 'few_shot_ann', None)
+            if not few_shot_ann or 'shot' not in few_shot_ann:
+                raise ValueError(f'{name}.num_support_shots=None takes K from the wrapped '
+                                 f'dataset\'s few_shot_ann=dict(shot=K, ...); '
+                                 f'{type(self.dataset).__name__} has none: give '
+                                 'num_support_shots=K')
+            num_support_shots = int(few_shot_ann['shot'])
         self.num_support_ways = num_support_ways
         self.num_support_shots = num_support_shots
         self.repeat = repeat
@@ -253,9 +295,25 @@ class QuerySupportDataset:
                      f'query itself): {single}' if single else ''), logger='current')
         self._fully_initialized = True
 
+    # the pass samplers may give this dataset (pass, idx) pairs
+    accepts_pass_index = True
+
     def __len__(self) -> int:
         self.full_init()
         return self.repeat * len(self.query_indices)
+
+    def split_index(self, index: Union[int, Sequence[int]]) -> Tuple[int, int]:
+        """``(pass, idx)`` of an index: an int is pass 0; a pair ``(pass,
+        idx)`` comes from a pass sampler."""
+        if isinstance(index, (tuple, list)) and len(index) == 2:
+            pass_, idx = index
+        else:
+            pass_, idx = 0, index
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                   for v in (pass_, idx)) or pass_ < 0:
+            raise TypeError(f'{type(self).__name__} index must be an int or a (pass >= 0, '
+                            f'idx) pair of ints, got {index!r}')
+        return int(pass_), int(idx)
 
     def _query_index(self, idx: int) -> int:
         if not -len(self) <= idx < len(self):
@@ -263,17 +321,23 @@ class QuerySupportDataset:
                              f'({len(self)} items)')
         return idx % len(self.query_indices)
 
-    def get_data_info(self, idx: int) -> dict:
-        """The source data info of item ``idx``'s query (whole ground truth)."""
+    def get_data_info(self, index: Union[int, Sequence[int]]) -> dict:
+        """The source data info of item ``index``'s query (whole ground
+        truth); ``index`` an int or ``(pass, idx)``."""
+        _, idx = self.split_index(index)
         return self.dataset.get_data_info(self.query_indices[self._query_index(idx)])
 
     # ------------------------------------------------------------------ draws
-    def sample_pair(self, idx: int) -> dict:
-        """The draw of item ``idx`` (no image is read): ``query_index`` (in
-        the source dataset), ``query_class``, and ``supports``: a list of
-        ``(label, (image index, instance index), is_positive)``."""
+    def sample_pair(self, index: Union[int, Sequence[int]]) -> dict:
+        """The draw of item ``index`` (an int: pass 0, or ``(pass, idx)``;
+        no image is read): ``query_index`` (in the source dataset),
+        ``query_class``, ``supports``: a list of ``(label, (image index,
+        instance index), is_positive)``, and ``is_repeat``: per support,
+        whether it repeats an earlier one of its class (a class with fewer
+        than K distinct instances)."""
+        pass_, idx = self.split_index(index)
         q = self._query_index(idx)
-        rng = np.random.default_rng([self.seed, idx % len(self)])
+        rng = np.random.default_rng(draw_key(self.seed, idx % len(self), 0, pass_))
         positives = self.query_classes[q]
         pos = int(positives[rng.integers(len(positives))])
         query_index = self.query_indices[q]
@@ -287,43 +351,51 @@ class QuerySupportDataset:
         neg = ([int(c) for c in rng.choice(negatives, num_neg,
                                            replace=len(negatives) < num_neg)]
                if num_neg else [])
-        supports = []
+        supports, is_repeat = [], []
+        k = self.num_support_shots
         for label, is_pos in [(pos, True)] + [(c, False) for c in neg]:
             candidates = np.arange(len(self.support_pool[label]))
             if is_pos:  # not from the query image itself, unless nothing else
                 others = candidates[self.support_pool_img_ids[label]
                                     != self.query_img_ids[q]]
                 candidates = others if len(others) else candidates
-            picks = rng.choice(candidates, self.num_support_shots,
-                               replace=len(candidates) < self.num_support_shots)
+            # up to K distinct instances; fewer fill the K slots by repetition
+            picks = list(rng.choice(candidates, min(k, len(candidates)), replace=False))
+            distinct = len(picks)
+            picks += [picks[i % distinct] for i in range(distinct, k)]
             supports += [(label, self.support_pool[label][int(p)], is_pos) for p in picks]
-        return dict(query_index=query_index, query_class=pos, supports=supports)
+            is_repeat += [i >= distinct for i in range(k)]
+        return dict(query_index=query_index, query_class=pos, supports=supports,
+                    is_repeat=is_repeat)
 
-    def __getitem__(self, idx: int) -> dict:
+    def __getitem__(self, index: Union[int, Sequence[int]]) -> dict:
+        """Item ``index``: an int (pass 0) or ``(pass, idx)``."""
         self.full_init()
+        pass_, idx = self.split_index(index)
         if not self.skip_bad_images:
-            return self._seeded_item(idx)
+            return self._seeded_item(pass_, idx)
         for k in range(len(self)):
             try:
-                return self._seeded_item((idx + k) % len(self))
+                return self._seeded_item(pass_, (idx + k) % len(self))
             except BadImageError as err:
                 log_skipped(self, err)
         raise BadImageError(f'{type(self).__name__}: no item has readable images')
 
-    def _seeded_item(self, idx: int) -> dict:
-        with seeded_global_rngs([self.seed, idx % len(self), 1]):
+    def _seeded_item(self, pass_: int, idx: int) -> dict:
+        self._query_index(idx)  # IndexError before any draw
+        with seeded_global_rngs(draw_key(self.seed, idx % len(self), 1, pass_)):
             try:
-                return self._load_item(idx)
+                return self._load_item(pass_, idx)
             except BadImageError:
                 raise
             except Exception as exc:
-                self._raise_bad_image(idx, exc)
+                self._raise_bad_image(pass_, idx, exc)
                 raise
 
-    def _raise_bad_image(self, idx: int, exc: Exception) -> None:
+    def _raise_bad_image(self, pass_: int, idx: int, exc: Exception) -> None:
         """A :class:`BadImageError` if an image of item ``idx`` (its query
         or one of its supports) is missing or corrupt."""
-        draw = self.sample_pair(idx)
+        draw = self.sample_pair((pass_, idx))
         paths = [('the query', self.dataset, draw['query_index'])] + [
             ('a support', self.support_dataset, i) for _, (i, _), _ in draw['supports']]
         for what, dataset, i in paths:
@@ -334,8 +406,8 @@ class QuerySupportDataset:
                     f'{type(self).__name__} (of {type(dataset).__name__})', path,
                     problem, f'{what} of item {idx}') from exc
 
-    def _load_item(self, idx: int) -> dict:
-        draw = self.sample_pair(idx)
+    def _load_item(self, pass_: int, idx: int) -> dict:
+        draw = self.sample_pair((pass_, idx))
         pos = draw['query_class']
         info = copy.deepcopy(self.dataset.get_data_info(draw['query_index']))
         info['instances'] = [inst for inst in info['instances']
@@ -344,8 +416,13 @@ class QuerySupportDataset:
         if query is None:
             raise RuntimeError(f'{type(self).__name__}: the query pipeline dropped '
                                f'{info["img_path"]}')
-        packed, refs = [], []
-        for label, (i, j), is_pos in draw['supports']:
+        packed, refs, done = [], [], {}
+        for (label, (i, j), is_pos), repeat in zip(draw['supports'], draw['is_repeat']):
+            if repeat:  # the same instance again: its pipeline output again
+                k = done[(label, i, j)]
+                packed.append(packed[k])
+                refs.append(refs[k])
+                continue
             sinfo = support_instance_info(self.support_dataset.get_data_info(i), j)
             refs.append(dict(label=label, img_id=sinfo['img_id'],
                              ann_id=sinfo['ann_id'], is_positive=is_pos))
@@ -353,8 +430,10 @@ class QuerySupportDataset:
             if out is None:
                 raise RuntimeError(f'{type(self).__name__}: the support pipeline dropped '
                                    f'an instance of {sinfo["img_path"]}')
+            done.setdefault((label, i, j), len(packed))
             packed.append(out)
         inputs, support_info = pack_supports(packed, refs, type(self).__name__)
+        support_info.is_repeat = torch.tensor(draw['is_repeat'], dtype=torch.bool)  # (S,)
         sample = query['data_samples']
         sample.set_metainfo(dict(query_class=pos))
         sample.support_instances = support_info

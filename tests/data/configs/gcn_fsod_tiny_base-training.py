@@ -1,6 +1,6 @@
 # The toy GCN-FSOD base-training config shrunk for tests: the 40-image toy
 # set of tests/conftest.py (MMFSOD_TEST_FSOD_ROOT), at most 160 px, batch 2,
-# no workers, 3 iterations, 2 templates per base class.
+# no workers, 3 iterations, 2-shot pairs, 2 templates per base class.
 _base_ = ['../../../configs/gcn_fsod/toy/gcn-fsod_r18_c4_toy_base-training.py',
           './_gcn_fsod_tiny_data.py']
 
@@ -9,9 +9,11 @@ toy_generate = {{_base_.tiny_generate}}
 img_scale = {{_base_.tiny_img_scale}}
 train_pipeline = {{_base_.tiny_train_pipeline}}
 test_pipeline = {{_base_.tiny_test_pipeline}}
+# 2 shots instead of the config's 10: K-shot pairs at a tenth of the cost
 train_dataloader = dict(
     num_workers=0, persistent_workers=False,
-    dataset=dict(dataset=dict(data_root=data_root, generate=toy_generate,
+    dataset=dict(num_support_shots=2,
+                 dataset=dict(data_root=data_root, generate=toy_generate,
                               pipeline=train_pipeline)))
 val_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False,

@@ -20,7 +20,8 @@ class QuerySupportDetector(BaseDetector):
     res4 map feeds the RPN and the RoI extractor, res5 is the RoI head's
     shared head). Each (query, support class) is a *pair*: the class's
     support map is the mean of its K shots' maps, and its support RoI
-    feature the mean of their RoI features. The RPN
+    feature the mean of their RoI features (in training over the distinct
+    shots: a support marked ``is_repeat`` only fills a slot). The RPN
     (:class:`LocalCorrespondenceRPNHead`) and the RoI head
     (:class:`AttentiveRoIHead`) work on pairs; their class is binary
     ("the pair's class or not").
@@ -112,8 +113,14 @@ class QuerySupportDetector(BaseDetector):
         pair_query, pair_maps, pair_rois, pair_samples = [], [], [], []
         for b, sample in enumerate(batch_data_samples):
             labels = sample.support_instances.labels.to(query_feats.device)
+            # slots repeating a support (a class with fewer than K distinct
+            # instances) stay out of the mean: it is over distinct shots, as
+            # _class_feats' mean over the templates
+            repeat = sample.support_instances.get('is_repeat', None)
+            distinct = (torch.ones_like(labels, dtype=torch.bool) if repeat is None
+                        else ~repeat.to(labels.device))  # (S,)
             for cls in dict.fromkeys(labels.tolist()):
-                idx = torch.nonzero(labels == cls).squeeze(1) + b * num_shots
+                idx = torch.nonzero((labels == cls) & distinct).squeeze(1) + b * num_shots
                 pair_query.append(b)
                 pair_maps.append(maps[idx].mean(0))  # (C, h, w): mean of the K shots
                 pair_rois.append(rois[idx].mean(0))  # (C', s, s)
