@@ -9,7 +9,6 @@ import sys
 import threading
 import time
 
-import pytest
 import torch
 
 from conftest import REPO, TINY_DET_CONFIG, run_tool
@@ -56,8 +55,6 @@ def test_dist_train_two_cpu_processes(tiny_toy_root, tmp_path):
     assert 'coco/bbox_mAP' in out, out[-4000:]
 
 
-@pytest.mark.skip(reason='unfinished (issue 12): the 2-rank run of toy_det_tiny_ddp.py '
-                  'hangs after "Saving checkpoint at 2 iterations"; not yet debugged')
 def test_dist_train_ranks_stay_identical_and_match_one_process(tiny_toy_root, tmp_path):
     """2 CPU ranks (gloo) of batch 1 end with bit-identical parameters, equal
     to float tolerance to one process that averages the same 2 images'
