@@ -47,13 +47,13 @@ import time
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
 import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 from mmengine.dataset import pseudo_collate  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
-from mmengine.runner.checkpoint import load_checkpoint  # noqa: E402
 from mmengine.utils import ProgressBar  # noqa: E402
 
 import mmfsod  # noqa: E402,F401  (compat: checkpoints on torch >= 2.6)
+from mmfsod.classification.apis.early_exit_calibration import \
+    load_patch_classifier  # noqa: E402
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import _paper_operating_point as paper_point  # noqa: E402
@@ -96,31 +96,11 @@ def parse_args(argv=None):
 
 
 def build_model(config: str, checkpoint: str, cfg_options, device: str):
-    """The config's model (top-level data_preprocessor merged as the Runner
-    does) with the checkpoint loaded, in eval mode."""
-    if not osp.isfile(config):
-        raise FileNotFoundError(f'config {config!r} does not exist')
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    from mmpretrain.registry import DATASETS, MODELS
-    model_cfg = cfg.model.to_dict()
-    if model_cfg.get('type') != 'PatchClassifier':
-        raise ValueError(f'{config}: model.type is {model_cfg.get("type")!r}; the '
-                         'benchmark needs a PatchClassifier config (mode localize, '
-                         'rescale or full)')
-    if cfg.get('data_preprocessor') is not None:
-        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor.to_dict())
-    model = MODELS.build(model_cfg)
-    if checkpoint.lower() != 'none':
-        if '://' not in checkpoint and not osp.isfile(checkpoint):
-            raise FileNotFoundError(f'checkpoint {checkpoint!r} (for {config}) does '
-                                    'not exist')
-        load_checkpoint(model, checkpoint, map_location='cpu', logger='current')
-    model.to(device).eval()
-    dataset = DATASETS.build(cfg.test_dataloader.dataset)
-    return model, dataset
+    """The config's PatchClassifier with the checkpoint loaded, in eval mode
+    (:func:`load_patch_classifier`), and its test dataset."""
+    model, cfg = load_patch_classifier(config, checkpoint, cfg_options, device)
+    from mmpretrain.registry import DATASETS
+    return model, DATASETS.build(cfg.test_dataloader.dataset)
 
 
 class ForwardTimer:

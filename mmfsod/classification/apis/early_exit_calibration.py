@@ -9,9 +9,7 @@ thresholds as a config that inherits the calibrated one.
 ``tools/analysis_tools/calibrate_early_exit.py`` is the command line.
 """
 import json
-import os
 import os.path as osp
-import tempfile
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -22,6 +20,7 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import load_checkpoint
 from mmengine.utils import ProgressBar
 
+from ...compat.atomic import atomic_open
 from .. import early_exit
 
 CALIBRATION_KEY = 'calibration_dataloader'
@@ -142,28 +141,11 @@ def stage_table(records: Sequence[dict], stages: Sequence[int],
         stages, score)
 
 
-def _atomic_write(path: str, write) -> None:
-    """``write(file_path)`` into a temporary file beside ``path``, then
-    rename it to ``path``: a reader never sees half a file."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(path) + '.')
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def save_records(path: str, records: Sequence[dict], meta: dict) -> None:
-    """The calibration records as one JSON file (written atomically)."""
-    def write(tmp):
-        with open(tmp, 'w') as f:
-            json.dump(dict(meta=meta, records=list(records)), f)
-    _atomic_write(path, write)
+    """The calibration records as one JSON file (written atomically: a
+    temporary file in the same folder, then renamed)."""
+    with atomic_open(path, 'w') as f:
+        json.dump(dict(meta=meta, records=list(records)), f)
 
 
 def load_records(path: str) -> Tuple[List[dict], dict]:
@@ -187,11 +169,8 @@ def write_exit_config(path: str, base_config: str, exit_cfg: dict, comment: str)
             + f'    stages={tuple(exit_cfg["stages"])!r},\n'
             + f'    thresholds={early_exit.format_thresholds(exit_cfg["thresholds"])},\n'
             + f'    score={exit_cfg["score"]!r}))\n')
-
-    def write(tmp):
-        with open(tmp, 'w') as f:
-            f.write(text)
-    _atomic_write(path, write)
+    with atomic_open(path, 'w') as f:
+        f.write(text)
 
 
 def plot_sweep(path: str, results: Sequence[dict], chosen: Optional[dict],
@@ -224,10 +203,8 @@ def plot_sweep(path: str, results: Sequence[dict], chosen: Optional[dict],
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc='lower right')
     fig.tight_layout()
-
-    def write(tmp):
-        fig.savefig(tmp, format='png')
     try:
-        _atomic_write(path, write)
+        with atomic_open(path, 'wb') as f:
+            fig.savefig(f, format='png')
     finally:
         plt.close(fig)
