@@ -6,36 +6,18 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-from mmengine.registry import init_default_scope
-from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from mmfsod.classification.models.classifiers.patch_stages import (
     classify_in_stages, stage_cumulative_scores)
 
-NUM_CLASSES = 5
-H, W = 128, 160
-PREPROCESSOR = dict(type='ClsDataPreprocessor', mean=[123.675, 116.28, 103.53],
-                    std=[58.395, 57.12, 57.375], to_rgb=True)
-LOCALIZER = dict(type='ImageClassifier',
-                 backbone=dict(type='AnchorNet', widen_factor=0.25), neck=None,
-                 head=dict(type='AnchorNetHead', num_classes=NUM_CLASSES,
-                           in_channels=24))
-CLASSIFIER = dict(type='ImageClassifier',
-                  backbone=dict(type='ResNet', depth=18, stem_channels=16,
-                                base_channels=16, out_indices=(3, )),
-                  neck=dict(type='GlobalAveragePooling'),
-                  head=dict(type='LinearClsHead', num_classes=NUM_CLASSES,
-                            in_channels=128))
+from test_patch_classifier import H, NUM_CLASSES, W
+from test_patch_classifier import build as build_train_mode
 
 
 def build(seed=0, **kwargs):
-    init_default_scope('mmpretrain')
-    torch.manual_seed(seed)
-    cfg = dict(type='PatchClassifier', localizer=LOCALIZER, classifier=CLASSIFIER,
-               data_preprocessor=PREPROCESSOR)
-    cfg.update(kwargs)
-    return MODELS.build(cfg).eval()
+    """test_patch_classifier's tiny PatchClassifier, in eval mode."""
+    return build_train_mode(seed, **kwargs).eval()
 
 
 @pytest.fixture(scope='module')
