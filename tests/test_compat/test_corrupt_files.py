@@ -6,6 +6,8 @@ is replaced, counted and logged."""
 import os
 import os.path as osp
 import shutil
+import struct
+import zipfile
 
 import pytest
 import torch
@@ -30,11 +32,16 @@ def clutter(tmp_path_factory):
 
 
 def run(root, work_dir, **options):
+    # A name of its own: two runners built in the same second would share
+    # mmengine's logger (named after config and timestamp), and the second
+    # run's log would go to the first one's file.
+    run.count = getattr(run, 'count', 0) + 1
     old = os.environ.get('MMFSOD_TEST_CLUTTER_ROOT')
     os.environ['MMFSOD_TEST_CLUTTER_ROOT'] = root
     try:
         cfg = Config.fromfile(CONFIG)
         cfg.work_dir = str(work_dir)
+        cfg.experiment_name = f'corrupt_files_{os.getpid()}_{run.count}'
         cfg.merge_from_dict(dict({'train_cfg.val_interval': 100}, **options))
         runner = Runner.from_cfg(cfg)
         runner.train()
@@ -69,9 +76,16 @@ def test_checkpoint_problem_names_what_is_wrong(ckpt_dir, tmp_path):
     assert 'not a PyTorch checkpoint' in checkpoint_problem(str(tmp_path / 'text.pth'))
     (tmp_path / 'empty.pth').write_bytes(b'')
     assert checkpoint_problem(str(tmp_path / 'empty.pth')) == 'is empty (0 bytes)'
-    # one flipped byte inside a stored member: its CRC fails
+    # one flipped byte inside a stored member's data: its CRC fails (the
+    # byte is found from the member's local header; a byte in the padding
+    # torch puts in the headers' extra field would pass every check)
     data = bytearray(open(good, 'rb').read())
-    data[len(data) // 2] ^= 0xFF
+    with zipfile.ZipFile(good) as archive:
+        member = max(archive.infolist(), key=lambda i: i.file_size)
+    name_len, extra_len = struct.unpack(
+        '<HH', data[member.header_offset + 26:member.header_offset + 30])
+    start = member.header_offset + 30 + name_len + extra_len
+    data[start + member.compress_size // 2] ^= 0xFF
     (tmp_path / 'flipped.pth').write_bytes(bytes(data))
     assert 'damaged' in checkpoint_problem(str(tmp_path / 'flipped.pth'))
 
