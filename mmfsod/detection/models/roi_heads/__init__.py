@@ -1,3 +1,3 @@
-from .bbox_heads import AttentiveBBoxHead
+from .bbox_heads import AttentiveBBoxHead, CosineSimBBoxHead, CosineSimLinear
 
-__all__ = ['AttentiveBBoxHead']
+__all__ = ['AttentiveBBoxHead', 'CosineSimBBoxHead', 'CosineSimLinear']

@@ -1,0 +1,26 @@
+# TFA base training on few-shot COCO: the 60 base classes of trainvalno5k
+# (novel boxes dropped: those objects are background, as in TFA's
+# coco_trainval_base), tested on the base classes of the 5k minival.
+_base_ = ['./tfa_coco.py']
+
+train_dataloader = dict(
+    batch_size=2,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    batch_sampler=dict(type='AspectRatioBatchSampler'),
+    dataset=dict(
+        type={{_base_.dataset_type}},
+        data_root={{_base_.data_root}},
+        ann_file='cocosplit/datasplit/trainvalno5k.json',
+        data_prefix=dict(img=''),
+        img_subdirs={{_base_.img_subdirs}},
+        classes='BASE_CLASSES',
+        filter_cfg=dict(filter_empty_gt=True, min_size=32),
+        pipeline={{_base_.train_pipeline}},
+        backend_args={{_base_.backend_args}}))
+
+val_dataloader = dict(dataset=dict(classes='BASE_CLASSES'))
+test_dataloader = val_dataloader
+val_evaluator = dict(class_groups=dict(_delete_=True, base='BASE_CLASSES'))
+test_evaluator = val_evaluator
