@@ -33,16 +33,15 @@ import argparse
 import json
 import os
 import os.path as osp
-import re
-import subprocess
 import sys
 from typing import Dict, List
 
-import numpy as np
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
+from _toy_runs import (METRIC, REPO, last_checkpoint, mean_std, run,  # noqa: E402,F401
+                       schedule, test_metrics)
+
 TOY = osp.join(REPO, 'configs', 'gcn_fsod', 'toy')
-METRIC = re.compile(r'(coco/(?:novel|base|all)/bbox_(?:mAP_50|AR@100)): (-?[0-9.]+)')
 GROUPS = ('novel', 'base')
 FIGURES = ('mAP_50', 'AR@100')
 
@@ -87,34 +86,6 @@ def variants(args) -> Dict[str, Dict[str, List[str]]]:
     return out
 
 
-def schedule(iters) -> List[str]:
-    """Options giving a config ``iters`` iterations, or none (the config's
-    lr milestones stay: a shorter run is for checking the script)."""
-    if not iters:
-        return []
-    return [f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
-            f'default_hooks.checkpoint.interval={iters}']
-
-
-def run(cmd: List[str], log: str) -> str:
-    env = dict(os.environ, PYTHONUNBUFFERED='1')
-    env['PYTHONPATH'] = os.pathsep.join([REPO] + [p for p in [env.get('PYTHONPATH')] if p])
-    print('+', ' '.join(cmd), flush=True)
-    proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
-    with open(log, 'w') as f:
-        f.write(proc.stdout)
-    if proc.returncode:
-        raise RuntimeError(f'{cmd[1]} failed (exit {proc.returncode}), log {log}:\n'
-                           + proc.stdout[-3000:])
-    return proc.stdout
-
-
-def last_checkpoint(work_dir: str) -> str:
-    with open(osp.join(work_dir, 'last_checkpoint')) as f:
-        return f.read().strip()
-
-
 def train_and_test(args, name: str, opts: dict, seed: int) -> dict:
     """Metrics of one variant and seed: ``{protocol: {key: value}}``."""
     root = osp.abspath(osp.join(args.work_dir, name, f'seed{seed}'))
@@ -136,14 +107,11 @@ def train_and_test(args, name: str, opts: dict, seed: int) -> dict:
     metrics = {}
     for protocol, config in (('12-way', args.ft_config),
                              ('novel-only', args.novel_test_config)):
-        out = run([py, 'tools/test.py', config, ckpt, '--work-dir',
-                   osp.join(root, f'test_{protocol}')]
-                  + (['--cfg-options'] + common if common else []),
-                  osp.join(root, f'test_{protocol}.log'))
-        found = dict((k, float(v)) for k, v in METRIC.findall(out))
-        if not found:
-            raise RuntimeError(f'no coco/<group>/bbox_mAP_50 in the test output of {ckpt}')
-        metrics[protocol] = found
+        out, _ = run([py, 'tools/test.py', config, ckpt, '--work-dir',
+                      osp.join(root, f'test_{protocol}')]
+                     + (['--cfg-options'] + common if common else []),
+                     osp.join(root, f'test_{protocol}.log'))
+        metrics[protocol] = test_metrics(out, ckpt)
     with open(done, 'w') as f:
         json.dump(metrics, f, indent=1)
     return metrics
@@ -159,10 +127,8 @@ def table(results: Dict[str, List[dict]]) -> str:
             cells = [name, protocol, str(len(runs))]
             for g in GROUPS:
                 for m in FIGURES:
-                    values = [r[protocol].get(f'coco/{g}/bbox_{m}') for r in runs]
-                    values = [v for v in values if v is not None]
-                    cells.append(f'{np.mean(values):.3f} ± {np.std(values):.3f}'
-                                 if values else '–')
+                    cells.append(mean_std([r[protocol].get(f'coco/{g}/bbox_{m}')
+                                           for r in runs]))
             lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
