@@ -45,6 +45,29 @@ TOY_SHAPES_CATEGORIES: Tuple[Tuple[str, str, Tuple[int, int, int], str], ...] = 
 )
 TOY_SHAPES_CLASSES: Tuple[str, ...] = tuple(c[0] for c in TOY_SHAPES_CATEGORIES)
 
+# A variant with many classes (issue 13, item 5): every combination of the 12
+# shapes and 6 colours, each with one of the 4 textures, 72 categories
+# named colour_shape. Novel (held out): the 12 combinations with
+# (shape index + colour index) % 6 == 0, one per shape and two per colour, so
+# that every shape, colour and texture of a novel class is seen in base
+# classes, never the combination: matching a support must combine them.
+_COMBO_SHAPES = ('circle', 'square', 'triangle', 'star', 'cross', 'diamond', 'ring',
+                 'hexagon', 'crescent', 'arrow', 'ellipse', 'lshape')
+_COMBO_COLOURS = (('red', (220, 30, 30)), ('green', (30, 170, 40)), ('blue', (30, 60, 220)),
+                  ('yellow', (235, 210, 20)), ('magenta', (210, 30, 200)),
+                  ('cyan', (20, 200, 210)))
+_COMBO_TEXTURES = ('solid', 'stripes', 'dots', 'checker')
+TOY_SHAPE_COMBOS_CATEGORIES: Tuple[Tuple[str, str, Tuple[int, int, int], str], ...] = tuple(
+    (f'{colour}_{shape}', shape, rgb, _COMBO_TEXTURES[(si + 2 * ci) % 4])
+    for si, shape in enumerate(_COMBO_SHAPES)
+    for ci, (colour, rgb) in enumerate(_COMBO_COLOURS))
+TOY_SHAPE_COMBOS_NOVEL: Tuple[str, ...] = tuple(
+    f'{colour}_{shape}' for si, shape in enumerate(_COMBO_SHAPES)
+    for ci, (colour, _) in enumerate(_COMBO_COLOURS) if (si + ci) % 6 == 0)
+
+# The category tables ToyShapesSpec.categories names.
+CATEGORY_SETS = {'shapes12': TOY_SHAPES_CATEGORIES, 'combos72': TOY_SHAPE_COMBOS_CATEGORIES}
+
 SPLITS = ('train', 'val')
 _SPLIT_IDS = {'train': 0, 'val': 1}
 # Smallest object side in pixels: below this shapes stop being recognisable.
@@ -64,6 +87,7 @@ class ToyShapesSpec:
     max_scale: float = 0.40
     seed: int = 0
     version: int = 1  # bump when the drawing code changes the output
+    categories: str = 'shapes12'  # a key of CATEGORY_SETS
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the argument that is out of range."""
@@ -72,6 +96,8 @@ class ToyShapesSpec:
             ints=('num_train', 'num_val', 'min_size', 'max_size', 'min_objects',
                   'max_objects', 'seed', 'version'),
             reals=('min_scale', 'max_scale')).need
+        need(self.categories in CATEGORY_SETS, f'categories must be one of '
+             f'{sorted(CATEGORY_SETS)}, got {self.categories!r}')
         need(self.num_train >= 1, f'num_train must be >= 1, got {self.num_train}')
         need(self.num_val >= 1, f'num_val must be >= 1, got {self.num_val}')
         need(self.seed >= 0, f'seed must be >= 0, got {self.seed}')
@@ -218,6 +244,7 @@ def draw_toy_image(spec: ToyShapesSpec, split: str,
     h = int(rng.integers(spec.min_size, spec.max_size + 1))
     w = int(rng.integers(spec.min_size, spec.max_size + 1))
     img = _background(h, w, rng)
+    table = CATEGORY_SETS[spec.categories]
     n_obj = int(rng.integers(spec.min_objects, spec.max_objects + 1))
     objects: List[Dict] = []
     boxes: List[np.ndarray] = []
@@ -226,7 +253,7 @@ def draw_toy_image(spec: ToyShapesSpec, split: str,
         lo = math.log(spec.min_scale * min(h, w))
         hi = math.log(spec.max_scale * min(h, w))
         size = max(MIN_OBJECT_SIZE, int(round(math.exp(rng.uniform(lo, hi)))))
-        cat = int(rng.integers(len(TOY_SHAPES_CATEGORIES)))
+        cat = int(rng.integers(len(table)))
         for _try in range(20):  # find a place with little overlap
             x0 = int(rng.integers(0, w - size + 1))
             y0 = int(rng.integers(0, h - size + 1))
@@ -235,7 +262,7 @@ def draw_toy_image(spec: ToyShapesSpec, split: str,
                 break
         else:
             continue
-        _, shape, colour, texture = TOY_SHAPES_CATEGORIES[cat]
+        _, shape, colour, texture = table[cat]
         mask = _shape_mask(shape, size, rng)
         fill = _texture(texture, size, np.asarray(colour, np.float64), rng)
         alpha = (mask.astype(np.float64) / 255.0)[..., None]
@@ -254,9 +281,16 @@ def draw_toy_image(spec: ToyShapesSpec, split: str,
 # --------------------------------------------------------------------------
 # writing
 # --------------------------------------------------------------------------
-def _coco_categories() -> List[Dict]:
+def _coco_categories(spec: ToyShapesSpec) -> List[Dict]:
     return [dict(id=i + 1, name=name, supercategory=shape)
-            for i, (name, shape, _, _) in enumerate(TOY_SHAPES_CATEGORIES)]
+            for i, (name, shape, _, _) in enumerate(CATEGORY_SETS[spec.categories])]
+
+
+def _info(spec: ToyShapesSpec) -> Dict:
+    info = asdict(spec)
+    if info['categories'] == 'shapes12':
+        del info['categories']  # the sets written before the field existed
+    return info
 
 
 def _write_split(spec: ToyShapesSpec, split: str, root: str) -> Dict:
@@ -280,8 +314,8 @@ def _write_split(spec: ToyShapesSpec, split: str, root: str) -> Dict:
                 id=len(annotations) + 1, image_id=image_id,
                 category_id=obj['category'] + 1, bbox=[x1, y1, x2 - x1, y2 - y1],
                 area=obj['area'], iscrowd=0))
-    return dict(info=dict(description='mmfsod toy shapes', split=split, **asdict(spec)),
-                images=images, annotations=annotations, categories=_coco_categories())
+    return dict(info=dict(description='mmfsod toy shapes', split=split, **_info(spec)),
+                images=images, annotations=annotations, categories=_coco_categories(spec))
 
 
 def ann_file(root: str, split: str) -> str:

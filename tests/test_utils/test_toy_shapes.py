@@ -120,3 +120,45 @@ def test_cli(tmp_path):
                      '--num-train', '-2'])
     assert proc.returncode == 2
     assert 'num_train must be >= 1, got -2' in proc.stdout
+
+
+def test_shape_combinations_variant_and_its_split(tmp_path):
+    """categories='combos72': 72 colour x shape classes; each novel class's
+    shape and colour are in base classes, never the combination; the
+    config's split is the module's; the default set's files do not change
+    (no categories key in its info)."""
+    from mmengine.config import Config
+
+    from conftest import REPO
+    from mmfsod.utils.toy_shapes import (TOY_SHAPE_COMBOS_CATEGORIES,
+                                         TOY_SHAPE_COMBOS_NOVEL, read_spec)
+    names = [c[0] for c in TOY_SHAPE_COMBOS_CATEGORIES]
+    assert len(set(names)) == 72 == len({(c[1], c[2]) for c in TOY_SHAPE_COMBOS_CATEGORIES})
+    novel = set(TOY_SHAPE_COMBOS_NOVEL)
+    assert len(novel) == 12
+    base = [c for c in TOY_SHAPE_COMBOS_CATEGORIES if c[0] not in novel]
+    for name, shape, colour, texture in TOY_SHAPE_COMBOS_CATEGORIES:
+        if name in novel:
+            assert any(b[1] == shape for b in base) and any(b[2] == colour for b in base)
+            assert any(b[3] == texture for b in base)
+    cfg = Config.fromfile(osp.join(REPO, 'configs', '_base_', 'datasets',
+                                   'fsod_toy-combos_base-training.py'))
+    assert set(cfg.toy_class_splits['NOVEL_CLASSES']) == novel
+    assert set(cfg.toy_class_splits['BASE_CLASSES']) == set(names) - novel
+
+    generate_toy_shapes(str(tmp_path / 'c'), **dict(SMALL, categories='combos72'))
+    coco = json.load(open(tmp_path / 'c' / 'annotations' / 'instances_train.json'))
+    assert [c['name'] for c in coco['categories']] == names
+    assert coco['info']['categories'] == 'combos72'
+    assert read_spec(str(tmp_path / 'c')) == ToyShapesSpec(**SMALL, categories='combos72')
+    img, objects = draw_toy_image(ToyShapesSpec(**SMALL, categories='combos72'), 'val', 0)
+    for obj in objects:  # drawn in the combination's colour
+        x1, y1, x2, y2 = obj['bbox']
+        colour = np.asarray(TOY_SHAPE_COMBOS_CATEGORIES[obj['category']][2], float)
+        patch = img[y1:y2, x1:x2].reshape(-1, 3).astype(float)
+        assert (np.linalg.norm(patch - colour, axis=1) < 60).mean() > 0.1
+    generate_toy_shapes(str(tmp_path / 'd'), **SMALL)
+    coco = json.load(open(tmp_path / 'd' / 'annotations' / 'instances_train.json'))
+    assert 'categories' not in coco['info']
+    with pytest.raises(ValueError, match="categories must be one of"):
+        generate_toy_shapes(str(tmp_path / 'e'), **dict(SMALL, categories='toy'))

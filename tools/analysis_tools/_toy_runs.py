@@ -36,6 +36,12 @@ def run(cmd: List[str], log: str) -> Tuple[str, float]:
     return proc.stdout, seconds
 
 
+def cfg_options(options: Sequence[str]) -> List[str]:
+    """``--cfg-options`` and the options, or nothing when there are none
+    (the tools refuse an empty ``--cfg-options``)."""
+    return ['--cfg-options'] + list(options) if options else []
+
+
 def python() -> str:
     return sys.executable
 

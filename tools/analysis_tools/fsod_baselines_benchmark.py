@@ -24,14 +24,15 @@ run (its json present) is not run again, so the command can be resumed.
 """
 import argparse
 import json
+import os
 import os.path as osp
 import sys
 from typing import Dict, List
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-from _toy_runs import (REPO, last_checkpoint, mean_std, python, run,  # noqa: E402
-                       schedule, test_metrics)
+from _toy_runs import (REPO, cfg_options, last_checkpoint, mean_std, python,  # noqa: E402
+                       run, schedule, test_metrics)
 
 GCN = osp.join(REPO, 'configs', 'gcn_fsod', 'toy')
 TFA = osp.join(REPO, 'configs', 'tfa', 'toy')
@@ -111,8 +112,8 @@ def base_model(args, name: str) -> dict:
         ckpt, seconds = args.base_checkpoint[name], None
     else:
         base_dir = osp.join(root, 'base')
-        _, seconds = run([py, 'tools/train.py', method['base'], '--work-dir', base_dir,
-                          '--cfg-options'] + common + schedule(args.base_iters),
+        _, seconds = run([py, 'tools/train.py', method['base'], '--work-dir', base_dir]
+                         + cfg_options(common + schedule(args.base_iters)),
                          osp.join(root, 'base.log'))
         ckpt = last_checkpoint(base_dir)
     if method['surgery']:
@@ -172,7 +173,8 @@ def table(results: Dict[str, dict]) -> str:
 def main(argv: List[str] = None) -> str:
     args = parse_args(argv)
     import torch
-    print(f'torch threads: {torch.get_num_threads()} (each run: its default)', flush=True)
+    print(f'torch threads per run: {torch.get_num_threads()} '
+          f'(OMP_NUM_THREADS={os.environ.get("OMP_NUM_THREADS", "unset")})', flush=True)
     results = {}
     for name in args.methods:
         base = base_model(args, name)
