@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 export VENV
 
-.PHONY: setup demo demo-anchornet anchornet-seeds test help toy-fsod-splits toy-fsod-data faster-rcnn-demo
+.PHONY: setup demo demo-anchornet anchornet-seeds test help toy-fsod-splits toy-fsod-data faster-rcnn-demo demo-combos tfa-comparison
 
 help:
 	@sed -n '2,7p' Makefile
@@ -98,6 +98,43 @@ toy-fsod-data: toy-fsod-splits
 		configs/_base_/datasets/fsod_toy-shapes_base-training.py \
 		--num 4 --out-dir work_dirs/query_support \
 		--cfg-options train_dataloader.dataset.num_support_shots=3
+
+# Unseen classes without fine-tuning need many base classes: the 72-class
+# colour x shape toy set (60 base / 12 novel combinations), base training,
+# then the 12 novel classes from 5 training boxes each with no training
+# (tools/few_shot_demo.py: precision / recall at IoU 0.5, score 0.3) and
+# the base model's novel AP with those templates.
+COMBOS_BASE ?= configs/gcn_fsod/toy/gcn-fsod_r18_c4_toy-combos_base-training.py
+COMBOS_TEST ?= configs/gcn_fsod/toy/gcn-fsod_r18_c4_toy-combos_novel-test.py
+COMBOS_DIR ?= work_dirs/gcn-fsod_r18_c4_toy-combos_base-training
+demo-combos: setup
+	@echo "== [1/4] the toy shape-combination set and its K-shot files"
+	$(PYTHON) tools/data/generate_toy_shapes.py --out data/toy_combos --categories combos72 \
+		--num-train 600 --num-val 100
+	$(PYTHON) tools/data/prepare_few_shot_split.py \
+		--ann data/toy_combos/annotations/instances_train.json \
+		--seeds 0 --shots 5 10 --out data/toy_combos/few_shot_ann
+	@echo "== [2/4] base training on the 60 base classes -> $(COMBOS_DIR)"
+	$(PYTHON) tools/train.py $(COMBOS_BASE) --work-dir $(COMBOS_DIR)
+	@echo "== [3/4] the 12 novel classes from 5 boxes each, no fine-tuning"
+	NOVEL="$$($(PYTHON) -c 'from mmfsod.utils.toy_shapes import TOY_SHAPE_COMBOS_NOVEL as N; print(" ".join(N))')"; \
+	QUERIES=$$($(PYTHON) tools/analysis_tools/few_shot_precision_recall.py --list-images \
+		data/toy_combos/annotations/instances_val.json --img-dir data/toy_combos --classes $$NOVEL); \
+	SUPPORTS=$$(for c in $$NOVEL; do echo data/toy_combos/few_shot_ann/full_box_5shot_$${c}_trainval.json; done); \
+	$(PYTHON) tools/few_shot_demo.py $$QUERIES $(COMBOS_TEST) $(COMBOS_DIR)/iter_1000.pth \
+		--supports $$SUPPORTS --support-img-dir data/toy_combos --out-dir $(COMBOS_DIR)/novel_5box \
+		--save-templates $(COMBOS_DIR)/novel_5box/templates.json
+	$(PYTHON) tools/analysis_tools/few_shot_precision_recall.py $(COMBOS_DIR)/novel_5box/results.bbox.json \
+		data/toy_combos/annotations/instances_val.json --iou 0.5 --score-thr 0.3
+	@echo "== [4/4] the base model's novel AP with those templates (12-way novel-only test)"
+	$(PYTHON) tools/test.py $(COMBOS_TEST) $(COMBOS_DIR)/iter_1000.pth --work-dir $(COMBOS_DIR)/novel_test \
+		--cfg-options custom_hooks.0.templates_file=$(COMBOS_DIR)/novel_5box/templates.json
+
+# TFA w/cos vs GCN-FSOD vs GCN-FSOD with the global-kernel RPN on the toy
+# benchmark, 10 shots, seeds 0-2 (README: "Baselines").
+tfa-comparison: toy-fsod-splits
+	$(PYTHON) tools/analysis_tools/fsod_baselines_benchmark.py \
+		--out work_dirs/fsod_baselines_benchmark/figures.json
 
 # The plain Faster R-CNN on the toy set (the foundation's tool-chain check).
 faster-rcnn-demo: setup

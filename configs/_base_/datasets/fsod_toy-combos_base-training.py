@@ -16,7 +16,9 @@ data_root = 'data/toy_combos/'
 toy_generate = dict(num_train=600, num_val=100, seed=0, categories='combos72')
 # The split is data (mmfsod.utils.toy_shapes.TOY_SHAPE_COMBOS_NOVEL holds the
 # same 12 novel names); ALL_CLASSES is BASE_CLASSES + NOVEL_CLASSES.
+# _delete_: the toy shapes split is replaced, not merged.
 toy_class_splits = dict(
+    _delete_=True,
     BASE_CLASSES=('green_circle', 'blue_circle', 'yellow_circle', 'magenta_circle',
                   'cyan_circle', 'red_square', 'green_square', 'blue_square',
                   'yellow_square', 'magenta_square', 'red_triangle', 'green_triangle',
