@@ -236,6 +236,16 @@ def test_base_surgery_fine_tune_test_through_the_tools(fsod_toy_root, tmp_path):
     for group in ('novel', 'base', 'all'):
         assert f'coco/{group}/bbox_mAP_50' in res.stdout
 
+    # the RPN's proposal recall per group (the first stage's ceiling)
+    res = run_tool(['tools/analysis_tools/proposal_recall.py', FINE_TUNE, ft_ckpt,
+                    '--num-proposals', '10', '300'], env=env)
+    assert res.returncode == 0, res.stdout[-4000:]
+    lines = [line for line in res.stdout.splitlines() if 'proposal recall' in line]
+    assert [line.split(':')[0] for line in lines] == ['novel', 'base']
+    for line in lines:  # recall can only grow with more proposals
+        r10, r300 = (float(x.split()[-1]) for x in line.rsplit(': ', 1)[1].split(', '))
+        assert 0 <= r10 <= r300 <= 1
+
     # bad input: the head does not match the classes the checkpoint records
     res = run_tool(['tools/misc/ckpt_surgery.py', 'combine', base_ckpt, surgered,
                     '--config', FINE_TUNE, '--out', str(tmp_path / 'c.pth')], env=env)
