@@ -111,6 +111,13 @@ def init_dist_cpu(launcher: str, backend: str = 'gloo', **kwargs) -> None:
 
 def _destroy_process_group() -> None:
     if torch_dist.is_available() and torch_dist.is_initialized():
+        # Every rank first reaches this point: a rank that tears its gloo
+        # group down while a peer still talks to it can abort the peer
+        # ("terminate called without an active exception", seen under load).
+        try:
+            torch_dist.monitored_barrier(timeout=datetime.timedelta(seconds=60))
+        except Exception:  # a peer that is gone: nothing to wait for
+            pass
         torch_dist.destroy_process_group()
 
 
