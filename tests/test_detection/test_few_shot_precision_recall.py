@@ -55,3 +55,35 @@ def test_list_images(gt_file, tmp_path):
     assert TOOL['list_images'](gt_file, str(tmp_path), ['fan']) == [
         str(tmp_path / 'val' / 'b.jpg')]
     assert len(TOOL['list_images'](gt_file, str(tmp_path), ['cog', 'fan'])) == 2
+
+
+def test_queried_images_and_classes_without_detections_count(gt_file, tmp_path):
+    """An image or a class that got no detection still counts its boxes
+    when the queried images and the support classes are given (the CLI
+    reads the images from OUT_DIR/preds/, one json per queried image)."""
+    a, b = str(tmp_path / 'val' / 'a.jpg'), str(tmp_path / 'val' / 'b.jpg')
+    results = [dict(file_name=a, category_name='cog', bbox=[0, 0, 20, 20], score=0.9)]
+    alone = TOOL['precision_recall'](results, gt_file, str(tmp_path))
+    assert set(alone) == {'cog', 'all'} and alone['all']['images'] == 1
+    table = TOOL['precision_recall'](results, gt_file, str(tmp_path), images=[a, b],
+                                     classes=['cog', 'fan'])
+    fan = table['fan']
+    assert (fan['tp'], fan['dets'], fan['gts'], fan['recall']) == (0, 0, 1, 0.0)
+    assert table['all']['images'] == 2 and table['all']['gts'] == 3
+    with pytest.raises(ValueError, match='not among the queried images'):
+        TOOL['precision_recall'](results, gt_file, str(tmp_path), images=[b])
+    # the command line takes the queried images from OUT_DIR/preds/
+    out = tmp_path / 'out'
+    (out / 'preds').mkdir(parents=True)
+    (out / 'results.bbox.json').write_text(json.dumps(results))
+    for path in (a, b):
+        (out / 'preds' / (osp.basename(path) + '.json')).write_text(json.dumps(
+            dict(img_path=path, labels=[], scores=[], bboxes=[], label_names=[])))
+    from conftest import run_tool
+    res = run_tool(['tools/analysis_tools/few_shot_precision_recall.py',
+                    str(out / 'results.bbox.json'), gt_file, '--img-dir', str(tmp_path),
+                    '--classes', 'cog', 'fan'])
+    assert res.returncode == 0, res.stdout
+    assert res.stdout.splitlines()[0].startswith('2 images')
+    row = [line for line in res.stdout.splitlines() if line.startswith('all')][0]
+    assert row.split()[1:4] == ['1', '1', '3']

@@ -3,7 +3,7 @@ COCO ground truth, at one IoU and one score threshold.
 
     python tools/analysis_tools/few_shot_precision_recall.py \\
         OUT_DIR/results.bbox.json data/toy_shapes/annotations/instances_val.json \\
-        [--img-dir data/toy_shapes] [--iou 0.5] [--score-thr 0.3]
+        [--img-dir data/toy_shapes] [--classes A B ...] [--iou 0.5] [--score-thr 0.3]
 
     # the images of a ground truth that hold some classes (one path a line)
     python tools/analysis_tools/few_shot_precision_recall.py --list-images \\
@@ -11,8 +11,12 @@ COCO ground truth, at one IoU and one score threshold.
         --classes blue_triangle cyan_diamond purple_crescent
 
 Images are matched by file (the results' ``file_name`` against
-``IMG_DIR/<file_name>`` of the ground truth), classes by name; only the
-images and classes of the results count. Per image and class, detections
+``IMG_DIR/<file_name>`` of the ground truth), classes by name. The images
+counted are the queried ones (``OUT_DIR/preds/*.json``, one per image, also
+those without a detection), or those of the results where there is no
+``preds`` folder; the classes are ``--classes`` (give the support classes:
+a class without any detection still counts its boxes), or those of the
+results. Per image and class, detections
 at or above the score threshold are matched greedily by score to unmatched
 ground-truth boxes with IoU >= the threshold (COCO's rule); crowd boxes
 are left out. Prints the counts and precision / recall per class and over
@@ -20,6 +24,7 @@ all.
 """
 import argparse
 import json
+import os
 import os.path as osp
 import sys
 from collections import defaultdict
@@ -73,20 +78,37 @@ def load_gt(gt_file: str, img_dir: str):
 
 
 def precision_recall(results: list, gt_file: str, img_dir: str, iou_thr: float = 0.5,
-                     score_thr: float = 0.3) -> Dict[str, dict]:
+                     score_thr: float = 0.3, images: Sequence[str] = None,
+                     classes: Sequence[str] = None) -> Dict[str, dict]:
     """Counts per class (and ``'all'``): ``tp``, ``dets``, ``gts``,
-    ``precision``, ``recall``."""
+    ``precision``, ``recall``.
+
+    ``images`` (paths) and ``classes`` say what was queried; without them,
+    the images and classes found in ``results`` (an image or class without
+    any detection would then leave its ground truth out of the recall)."""
     files, gt = load_gt(gt_file, img_dir)
     known = set(files.values())
     dets: Dict[str, Dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    images = set()
-    classes = []
+    queried = None
+    if images is not None:
+        queried = {osp.normpath(osp.abspath(p)) for p in images}
+        unknown = sorted(queried - known)
+        if unknown:
+            raise ValueError(f'{unknown[0]} is not an image of {gt_file} under {img_dir}')
+    images = set(queried or ())
+    classes = list(classes or [])
+    fixed_classes = bool(classes)
     for r in results:
         path = osp.normpath(osp.abspath(r['file_name']))
         if path not in known:
             raise ValueError(f'{r["file_name"]} is not an image of {gt_file} under {img_dir}')
+        if queried is not None and path not in queried:
+            raise ValueError(f'{r["file_name"]} is in the results but not among the '
+                             'queried images')
         images.add(path)
         if r['category_name'] not in classes:
+            if fixed_classes:
+                continue
             classes.append(r['category_name'])
         if r['score'] >= score_thr:
             dets[path][r['category_name']].append((_xyxy(r['bbox']), r['score']))
@@ -141,9 +163,20 @@ def main(argv=None) -> int:
         parser.error('give RESULTS_JSON GT_JSON')
     with open(args.files[0]) as f:
         results = json.load(f)
-    if args.classes:
-        results = [r for r in results if r['category_name'] in args.classes]
-    table = precision_recall(results, gt_file, img_dir, args.iou, args.score_thr)
+    # the queried images: one OUT_DIR/preds/*.json per image (also those
+    # without a detection) where tools/few_shot_demo.py wrote them
+    images = None
+    preds = osp.join(osp.dirname(osp.abspath(args.files[0])), 'preds')
+    if osp.isdir(preds):
+        images = []
+        for name in sorted(os.listdir(preds)):
+            if name.endswith('.json'):
+                with open(osp.join(preds, name)) as f:
+                    images.append(json.load(f).get('img_path'))
+        if not images or None in images:  # e.g. array inputs: no paths
+            images = None
+    table = precision_recall(results, gt_file, img_dir, args.iou, args.score_thr,
+                             images=images, classes=args.classes)
     print(f'{table["all"]["images"]} images, IoU {args.iou}, score >= {args.score_thr}')
     print(f'{"class":<20} {"TP":>5} {"dets":>5} {"GT":>5} {"precision":>9} {"recall":>7}')
     for name, v in table.items():
