@@ -125,7 +125,8 @@ demo-combos: setup
 		--supports $$SUPPORTS --support-img-dir data/toy_combos --out-dir $(COMBOS_DIR)/novel_5box \
 		--save-templates $(COMBOS_DIR)/novel_5box/templates.json
 	$(PYTHON) tools/analysis_tools/few_shot_precision_recall.py $(COMBOS_DIR)/novel_5box/results.bbox.json \
-		data/toy_combos/annotations/instances_val.json --iou 0.5 --score-thr 0.3
+		data/toy_combos/annotations/instances_val.json --iou 0.5 --score-thr 0.3 \
+		--classes $$($(PYTHON) -c 'from mmfsod.utils.toy_shapes import TOY_SHAPE_COMBOS_NOVEL as N; print(" ".join(N))')
 	@echo "== [4/4] the base model's novel AP with those templates (12-way novel-only test)"
 	$(PYTHON) tools/test.py $(COMBOS_TEST) $(COMBOS_DIR)/iter_1000.pth --work-dir $(COMBOS_DIR)/novel_test \
 		--cfg-options custom_hooks.0.templates_file=$(COMBOS_DIR)/novel_5box/templates.json
