@@ -2,6 +2,7 @@
 the mean ± std table (the trainings themselves were checked by hand on the
 tiny configs with 2 iterations; see the script's docstring)."""
 import importlib.util
+import os
 import os.path as osp
 
 import numpy as np
@@ -40,3 +41,35 @@ def test_variants_and_table():
     line = 'coco/novel/bbox_mAP_50: 0.2970  coco/novel/bbox_AR@100: 0.1840'
     expected = {'coco/novel/bbox_mAP_50': '0.2970', 'coco/novel/bbox_AR@100': '0.1840'}
     assert dict(bench.METRIC.findall(line)) == expected
+
+
+def test_finished_stages_not_trained_again(tmp_path, monkeypatch):
+    """Resuming: a stage whose work dir holds its final checkpoint is skipped;
+    the other stages and both protocols' tests run."""
+    bench = load()
+    calls = []
+
+    def fake_run(cmd, log):
+        calls.append((cmd[1], cmd[2]))
+        if cmd[1] == 'tools/train.py':
+            work_dir = cmd[cmd.index('--work-dir') + 1]
+            os.makedirs(work_dir, exist_ok=True)
+            with open(osp.join(work_dir, 'last_checkpoint'), 'w') as f:
+                f.write(osp.join(work_dir, 'iter_300.pth'))
+            return '', 0.0
+        return 'coco/novel/bbox_mAP_50: 0.2970  coco/novel/bbox_AR@100: 0.1840', 0.0
+
+    monkeypatch.setattr(bench, 'run', fake_run)
+    args = bench.parse_args(['--work-dir', str(tmp_path), '--seeds', '0'])
+    base_dir = tmp_path / 'after' / 'seed0' / 'base'
+    base_dir.mkdir(parents=True)
+    (base_dir / 'last_checkpoint').write_text(str(base_dir / 'iter_1000.pth'))
+    metrics = bench.train_and_test(args, 'after', dict(base=[], ft=[]), 0)
+    assert [c[0] for c in calls] == ['tools/train.py', 'tools/test.py', 'tools/test.py']
+    assert calls[0][1] == args.ft_config
+    assert metrics['novel-only'] == {'coco/novel/bbox_mAP_50': 0.297,
+                                     'coco/novel/bbox_AR@100': 0.184}
+    # finished: the metrics json is read back, nothing runs
+    calls.clear()
+    assert bench.train_and_test(args, 'after', dict(base=[], ft=[]), 0) == metrics
+    assert calls == []

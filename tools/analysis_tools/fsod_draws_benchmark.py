@@ -27,7 +27,8 @@ Each run's seed sets ``randomness.seed`` and the pair seed of both stages.
 At the end the table prints novel and base AP50 and AR@100, mean ± std
 (population std) over the seeds, per variant and protocol; ``--out``
 writes every figure as json. A finished run (its metrics json present) is
-not run again, so the command can be resumed.
+not run again, nor a finished training stage (its final checkpoint
+present), so the command can be resumed.
 """
 import argparse
 import json
@@ -97,12 +98,17 @@ def train_and_test(args, name: str, opts: dict, seed: int) -> dict:
     py, common = sys.executable, list(args.cfg_options)
     seeds = [f'randomness.seed={seed}', f'train_dataloader.dataset.seed={seed}']
     base_dir, ft_dir = osp.join(root, 'base'), osp.join(root, 'fine-tuning')
-    run([py, 'tools/train.py', args.base_config, '--work-dir', base_dir, '--cfg-options']
-        + common + seeds + schedule(args.base_iters) + opts['base'],
-        osp.join(root, 'base.log'))
-    run([py, 'tools/train.py', args.ft_config, '--work-dir', ft_dir, '--cfg-options']
-        + common + seeds + schedule(args.ft_iters) + opts['ft']
-        + [f'load_from={last_checkpoint(base_dir)}'], osp.join(root, 'fine-tuning.log'))
+    # a stage whose work dir has its final checkpoint is not trained again
+    # (mmengine writes last_checkpoint with the checkpoint, here only at the
+    # last iteration)
+    if not osp.isfile(osp.join(base_dir, 'last_checkpoint')):
+        run([py, 'tools/train.py', args.base_config, '--work-dir', base_dir,
+             '--cfg-options'] + common + seeds + schedule(args.base_iters) + opts['base'],
+            osp.join(root, 'base.log'))
+    if not osp.isfile(osp.join(ft_dir, 'last_checkpoint')):
+        run([py, 'tools/train.py', args.ft_config, '--work-dir', ft_dir, '--cfg-options']
+            + common + seeds + schedule(args.ft_iters) + opts['ft']
+            + [f'load_from={last_checkpoint(base_dir)}'], osp.join(root, 'fine-tuning.log'))
     ckpt = last_checkpoint(ft_dir)
     metrics = {}
     for protocol, config in (('12-way', args.ft_config),
