@@ -27,6 +27,8 @@ def test_variants_and_table():
     assert 'train_dataloader.dataset.num_support_shots=1' in v['before']['ft']
     assert v['after'] == dict(base=[], ft=[])
     assert v['after-base-k10']['base'] == ['train_dataloader.dataset.num_support_shots=10']
+    only_k = bench.variants(bench.parse_args(['--variants', '--base-shots', '1']))
+    assert list(only_k) == ['after-base-k1']
     runs = [{'12-way': {'coco/novel/bbox_mAP_50': a, 'coco/base/bbox_mAP_50': 0.5,
                         'coco/novel/bbox_AR@100': 0.2, 'coco/base/bbox_AR@100': 0.4},
              'novel-only': {'coco/novel/bbox_mAP_50': a + 0.1,

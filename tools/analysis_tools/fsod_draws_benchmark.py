@@ -49,8 +49,9 @@ FIGURES = ('mAP_50', 'AR@100')
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--variants', nargs='+', default=['before', 'after'],
-                        choices=['before', 'after'])
+    parser.add_argument('--variants', nargs='*', default=['before', 'after'],
+                        choices=['before', 'after'],
+                        help='none: only the --base-shots variants')
     parser.add_argument('--base-shots', nargs='*', type=int, default=[],
                         help='also run "after" with these K at base training')
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
