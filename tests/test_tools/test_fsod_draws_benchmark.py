@@ -40,6 +40,11 @@ def test_variants_and_table():
                        '0.500 ± 0.000 | 0.400 ± 0.000 |')
     assert text[3].startswith(f'| after | novel-only | 3 | {mean + 0.1:.3f} ± {std:.3f}')
     assert text[3].endswith('| – | – |')
+    # the base model's validation: a row of its own where the runs have it
+    runs[0]['base-training'] = {'coco/base/bbox_mAP_50': 0.6, 'coco/base/bbox_AR@100': 0.3}
+    text = bench.table({'after': runs}).splitlines()
+    assert text[2] == '| after | base-training | 3 | – | – | 0.600 ± 0.000 | 0.300 ± 0.000 |'
+    assert text[3].startswith('| after | 12-way | 3 |')
     line = 'coco/novel/bbox_mAP_50: 0.2970  coco/novel/bbox_AR@100: 0.1840'
     expected = {'coco/novel/bbox_mAP_50': '0.2970', 'coco/novel/bbox_AR@100': '0.1840'}
     assert dict(bench.METRIC.findall(line)) == expected
@@ -53,6 +58,8 @@ def test_finished_stages_not_trained_again(tmp_path, monkeypatch):
 
     def fake_run(cmd, log):
         calls.append((cmd[1], cmd[2]))
+        if cmd[1] == 'tools/train.py' and cmd[2] == args.base_config:
+            raise AssertionError('the finished base training ran again')
         if cmd[1] == 'tools/train.py':
             work_dir = cmd[cmd.index('--work-dir') + 1]
             os.makedirs(work_dir, exist_ok=True)
@@ -66,11 +73,16 @@ def test_finished_stages_not_trained_again(tmp_path, monkeypatch):
     base_dir = tmp_path / 'after' / 'seed0' / 'base'
     base_dir.mkdir(parents=True)
     (base_dir / 'last_checkpoint').write_text(str(base_dir / 'iter_1000.pth'))
+    # the base run's log, with its validation line at the last iteration
+    (base_dir.parent / 'base.log').write_text(
+        'Iter(val) [30/30]  coco/base/bbox_mAP_50: 0.5040  coco/base/bbox_AR@100: 0.3700\n')
     metrics = bench.train_and_test(args, 'after', dict(base=[], ft=[]), 0)
     assert [c[0] for c in calls] == ['tools/train.py', 'tools/test.py', 'tools/test.py']
     assert calls[0][1] == args.ft_config
     assert metrics['novel-only'] == {'coco/novel/bbox_mAP_50': 0.297,
                                      'coco/novel/bbox_AR@100': 0.184}
+    assert metrics['base-training'] == {'coco/base/bbox_mAP_50': 0.504,
+                                        'coco/base/bbox_AR@100': 0.37}
     # finished: the metrics json is read back, nothing runs
     calls.clear()
     assert bench.train_and_test(args, 'after', dict(base=[], ft=[]), 0) == metrics

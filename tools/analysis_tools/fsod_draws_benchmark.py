@@ -25,7 +25,9 @@ Variants:
 
 Each run's seed sets ``randomness.seed`` and the pair seed of both stages.
 At the end the table prints novel and base AP50 and AR@100, mean ± std
-(population std) over the seeds, per variant and protocol; ``--out``
+(population std) over the seeds, per variant and protocol, and the base
+model's own validation at the end of base training (``base-training``: the
+base classes with the config's seeded templates, before any fine-tuning); ``--out``
 writes every figure as json. A finished run (its metrics json present) is
 not run again, nor a finished training stage (its final checkpoint
 present), so the command can be resumed.
@@ -45,6 +47,9 @@ from _toy_runs import (METRIC, REPO, last_checkpoint, mean_std, run,  # noqa: E4
 TOY = osp.join(REPO, 'configs', 'gcn_fsod', 'toy')
 GROUPS = ('novel', 'base')
 FIGURES = ('mAP_50', 'AR@100')
+# the base model's validation (base classes only), then the fine-tuned
+# model under both protocols
+PROTOCOLS = ('base-training', '12-way', 'novel-only')
 
 
 def parse_args(argv=None):
@@ -88,13 +93,24 @@ def variants(args) -> Dict[str, Dict[str, List[str]]]:
     return out
 
 
+def with_base_training(metrics: dict, root: str) -> dict:
+    """Adds ``base-training``: the base model's own validation at its last
+    iteration (base classes, the base-training config's templates), read
+    from the run's ``base.log``."""
+    log = osp.join(root, 'base.log')
+    if 'base-training' not in metrics and osp.isfile(log):
+        with open(log) as f:
+            metrics['base-training'] = test_metrics(f.read(), log)
+    return metrics
+
+
 def train_and_test(args, name: str, opts: dict, seed: int) -> dict:
     """Metrics of one variant and seed: ``{protocol: {key: value}}``."""
     root = osp.abspath(osp.join(args.work_dir, name, f'seed{seed}'))
     done = osp.join(root, 'metrics.json')
     if osp.isfile(done):
         with open(done) as f:
-            return json.load(f)
+            return with_base_training(json.load(f), root)
     os.makedirs(root, exist_ok=True)
     py, common = sys.executable, list(args.cfg_options)
     seeds = [f'randomness.seed={seed}', f'train_dataloader.dataset.seed={seed}']
@@ -111,7 +127,7 @@ def train_and_test(args, name: str, opts: dict, seed: int) -> dict:
             + common + seeds + schedule(args.ft_iters) + opts['ft']
             + [f'load_from={last_checkpoint(base_dir)}'], osp.join(root, 'fine-tuning.log'))
     ckpt = last_checkpoint(ft_dir)
-    metrics = {}
+    metrics = with_base_training({}, root)
     for protocol, config in (('12-way', args.ft_config),
                              ('novel-only', args.novel_test_config)):
         out, _ = run([py, 'tools/test.py', config, ckpt, '--work-dir',
@@ -130,11 +146,13 @@ def table(results: Dict[str, List[dict]]) -> str:
         f'{g} {"AP50" if m == "mAP_50" else m}' for g in GROUPS for m in FIGURES]
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for name, runs in results.items():
-        for protocol in ('12-way', 'novel-only'):
+        for protocol in PROTOCOLS:
+            if not any(protocol in r for r in runs):
+                continue
             cells = [name, protocol, str(len(runs))]
             for g in GROUPS:
                 for m in FIGURES:
-                    cells.append(mean_std([r[protocol].get(f'coco/{g}/bbox_{m}')
+                    cells.append(mean_std([r.get(protocol, {}).get(f'coco/{g}/bbox_{m}')
                                            for r in runs]))
             lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
