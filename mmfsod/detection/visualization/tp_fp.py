@@ -11,6 +11,26 @@ FP_COLOR = (40, 40, 230)  # BGR red
 GT_COLOR = (230, 230, 230)  # BGR light grey, thin
 
 
+def score_ordered_ious(pred_boxes: torch.Tensor, pred_labels: torch.Tensor,
+                       pred_scores: torch.Tensor, gt_boxes: torch.Tensor,
+                       gt_labels: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The tensor part of :func:`match_detections`, on the device of
+    ``pred_boxes`` (the other inputs are moved there; nothing is created on
+    another device).
+
+    Returns:
+        tuple: ``order`` (D, ) the detections by descending score (stable:
+        equal scores keep their input order) and ``ious`` (D, G) in that
+        order, -1 where the classes differ (never a match).
+    """
+    device = pred_boxes.device
+    order = torch.argsort(pred_scores.to(device), descending=True, stable=True)  # (D, )
+    ious = bbox_overlaps(pred_boxes.float(), gt_boxes.to(device).float())  # (D, G)
+    same = pred_labels.to(device)[:, None] == gt_labels.to(device)[None]  # (D, G)
+    ious = torch.where(same, ious, torch.full_like(ious, -1))
+    return order, ious[order]
+
+
 def match_detections(pred_boxes: torch.Tensor, pred_labels: torch.Tensor,
                      pred_scores: torch.Tensor, gt_boxes: torch.Tensor,
                      gt_labels: torch.Tensor, iou_thr: float = 0.5) -> np.ndarray:
@@ -19,21 +39,24 @@ def match_detections(pred_boxes: torch.Tensor, pred_labels: torch.Tensor,
     unmatched ground truth of its class with IoU >= ``iou_thr``; each ground
     truth matches at most one detection.
 
+    The inputs may be on any device (and on different ones): the IoUs are
+    computed on the device of ``pred_boxes`` (:func:`score_ordered_ious`) and
+    copied to the host once; the greedy matching runs in numpy.
+
     Returns:
-        np.ndarray: (num_dets,) bool.
+        np.ndarray: (num_dets,) bool, in the input order.
     """
     tp = np.zeros(len(pred_boxes), dtype=bool)
     if len(pred_boxes) == 0 or len(gt_boxes) == 0:
         return tp
-    ious = bbox_overlaps(pred_boxes.float(), gt_boxes.float())  # (D, G)
-    taken = torch.zeros(len(gt_boxes), dtype=torch.bool)
-    for d in torch.argsort(pred_scores, descending=True).tolist():
-        cand = (gt_labels == pred_labels[d]) & ~taken
-        if not cand.any():
-            continue
-        iou = torch.where(cand, ious[d], torch.full_like(ious[d], -1))
-        g = int(iou.argmax())
-        if iou[g] >= iou_thr:
+    order, ious = score_ordered_ious(pred_boxes, pred_labels, pred_scores, gt_boxes,
+                                     gt_labels)
+    order, ious = order.cpu().numpy(), ious.cpu().numpy()  # (D, ), (D, G)
+    taken = np.zeros(ious.shape[1], dtype=bool)  # (G, )
+    for d, row in zip(order, ious):
+        row = np.where(taken, -1.0, row)  # matched ground truths are out
+        g = int(row.argmax())
+        if row[g] >= iou_thr:
             tp[d] = True
             taken[g] = True
     return tp
@@ -55,10 +78,14 @@ def draw_tp_fp(img: np.ndarray, pred, gt, classes: Sequence[str], score_thr: flo
         tuple: the picture, the number of TPs and of FPs drawn.
     """
     out = img.copy()
-    keep = pred.scores >= score_thr
-    boxes, labels, scores = pred.bboxes[keep], pred.labels[keep], pred.scores[keep]
+    # a few boxes to draw: match and draw on the host, whatever the model's device
+    scores = pred.scores.detach().cpu()
+    keep = scores >= score_thr
+    boxes, labels, scores = (pred.bboxes.detach().cpu()[keep],
+                             pred.labels.detach().cpu()[keep], scores[keep])
     gt_boxes = gt.bboxes.tensor if hasattr(gt.bboxes, 'tensor') else gt.bboxes
-    tp = match_detections(boxes, labels, scores, gt_boxes, gt.labels, iou_thr)
+    gt_boxes, gt_labels = gt_boxes.detach().cpu(), gt.labels.detach().cpu()
+    tp = match_detections(boxes, labels, scores, gt_boxes, gt_labels, iou_thr)
     for box in gt_boxes.round().int().tolist():
         cv2.rectangle(out, tuple(box[:2]), tuple(box[2:]), GT_COLOR, 1)
     novel = set(novel or ())
