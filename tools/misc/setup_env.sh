@@ -11,9 +11,16 @@
 #      torch===2.13.0 torchvision==0.28.0 (three '=' skips local '+cpu' builds,
 #      which have no matching torchvision);
 #   3. build helpers (setuptools>=77,<81 keeps pkg_resources; ninja; wheel);
-#   4. mmcv 2.1.0 with compiled ops, built with --no-build-isolation only when
-#      `import mmcv.ops` fails (pip's wheel cache or a PIP_FIND_LINKS wheel
-#      makes later runs fast). FORCE_CUDA=1 builds the CUDA ops;
+#   4. mmcv 2.1.0 with compiled ops; tools/misc/mmcv_cuda.py decides:
+#      - CPU machine: installed with --no-build-isolation only when
+#        `import mmcv.ops` fails (pip's wheel cache or a PIP_FIND_LINKS wheel
+#        makes later runs fast);
+#      - torch is a CUDA build and sees a GPU, or MMFSOD_CUDA=1 (FORCE_CUDA=1)
+#        on a GPU-less build node: an mmcv without CUDA ops is never kept;
+#        mmcv is built from source with FORCE_CUDA=1, --no-binary mmcv
+#        --no-cache-dir (no cached or found CPU wheel) and the CUDA_HOME found;
+#        no usable nvcc (or one whose major version is not torch's CUDA):
+#        the set-up stops and says what to install. MMFSOD_CUDA=0: CPU ops only;
 #   5. mmengine, mmdet, mmpretrain, pycocotools (requirements.txt), test
 #      requirements, and mmfsod itself in editable mode;
 #   6. an import check that prints versions and fails loudly.
@@ -43,8 +50,16 @@ PIP=("$PY" -m pip)
 # Nothing to do when this interpreter was set up from these exact files.
 STAMP_FILE=.mmfsod-setup.stamp
 STAMP="$("$PY" -c 'import sys; print(sys.executable)') $ROOT $(cat requirements.txt \
-  requirements-tests.txt setup.cfg tools/misc/setup_env.sh | sha256sum | cut -d' ' -f1)"
+  requirements-tests.txt setup.cfg tools/misc/setup_env.sh tools/misc/mmcv_cuda.py \
+  | sha256sum | cut -d' ' -f1)"
+# mmcv_action: keep | cpu | cuda <CUDA_HOME> (tools/misc/mmcv_cuda.py; empty
+# when it refuses, having said why on stderr)
+mmcv_action() { "$PY" tools/misc/mmcv_cuda.py | tail -n 1; }
+# the shortcut also needs the installed mmcv to fit this machine (CUDA ops
+# where torch sees a GPU or MMFSOD_CUDA=1), which check_env.py alone does not
+# see on a GPU-less build node
 if [[ -f $STAMP_FILE && "$(cat "$STAMP_FILE")" == "$STAMP" ]] \
+    && [[ "$(mmcv_action 2>/dev/null)" == keep ]] \
     && "$PY" tools/misc/check_env.py; then
   log "environment is up to date ($PY)"
   exit 0
@@ -68,10 +83,22 @@ fi
 # 4. mmengine, then mmcv with ops ---------------------------------------------
 "${PIP[@]}" install -q "mmengine==0.10.7" || die "mmengine install failed"
 mmcv_ops_ok() { "$PY" -c 'import mmcv.ops' 2>/dev/null; }
-if mmcv_ops_ok; then
-  log "mmcv.ops imports: keeping mmcv $("$PY" -c 'import mmcv; print(mmcv.__version__)')"
+MMCV_ACTION=$(mmcv_action) || true
+[[ -n $MMCV_ACTION ]] || die "mmcv's CUDA ops are needed here but cannot be built (see above)"
+if [[ $MMCV_ACTION == keep ]]; then
+  log "keeping mmcv $("$PY" -c 'import mmcv; print(mmcv.__version__)')"
+elif [[ $MMCV_ACTION == cuda\ * ]]; then
+  export CUDA_HOME=${MMCV_ACTION#cuda } MMCV_WITH_OPS=1 FORCE_CUDA=1
+  export MAX_JOBS=${MAX_JOBS:-$(nproc 2>/dev/null || echo 2)}
+  log "building mmcv==2.1.0 with CUDA ops from source (CUDA_HOME=$CUDA_HOME," \
+      "TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-the GPUs seen, else all}; can take an hour)"
+  # --no-binary / --no-cache-dir: never a CPU-only wheel from pip's cache or
+  # PIP_FIND_LINKS
+  "${PIP[@]}" install --no-build-isolation --no-binary mmcv --no-cache-dir --force-reinstall \
+    --no-deps "mmcv==2.1.0" || die "mmcv 2.1.0 CUDA build failed"
+  [[ "$(mmcv_action)" == keep ]] || die "mmcv 2.1.0 was built but has no usable CUDA ops"
 else
-  export MMCV_WITH_OPS=1 FORCE_CUDA=${FORCE_CUDA:-0}
+  export MMCV_WITH_OPS=1 FORCE_CUDA=0
   export MAX_JOBS=${MAX_JOBS:-$(nproc 2>/dev/null || echo 2)}
   log "installing mmcv==2.1.0 with ops (FORCE_CUDA=$FORCE_CUDA; a source build takes ~20 min on 2 cores)"
   "${PIP[@]}" install --no-build-isolation "mmcv==2.1.0" || die "mmcv 2.1.0 install failed"
