@@ -138,8 +138,8 @@ def decide(env: CudaEnv) -> Tuple[str, str]:
 def nvcc_release(nvcc: str, run: Optional[Callable] = None) -> Optional[str]:
     """'13.0' from ``nvcc --version`` ('... release 13.0, V13.0.88'), or None."""
     try:
-        out = (run or subprocess.run)([nvcc, '--version'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                  text=True, timeout=60).stdout
+        out = (run or subprocess.run)([nvcc, '--version'], stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True, timeout=60).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     m = re.search(r'release (\d+\.\d+)', out or '')
@@ -189,8 +189,8 @@ def gpus_listed(which: Optional[Callable] = None, run: Optional[Callable] = None
     if not smi:
         return 0
     try:
-        out = (run or subprocess.run)([smi, '-L'], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                  text=True, timeout=60)
+        out = (run or subprocess.run)([smi, '-L'], stdout=subprocess.PIPE,
+                                      stderr=subprocess.DEVNULL, text=True, timeout=60)
     except (OSError, subprocess.SubprocessError):
         return 0
     if out.returncode != 0:
