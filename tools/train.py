@@ -18,6 +18,7 @@ from mmfsod.utils.tools import (add_common_args, apply_amp,  # noqa: E402
                                 apply_resume, build_runner, load_config,
                                 parse_tool_args, run_main,
                                 setup_work_dir)
+from mmfsod.utils.total_batch import apply_total_batch  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -27,7 +28,9 @@ def parse_args(argv=None):
     parser.add_argument('--amp', action='store_true', default=False,
                         help='enable automatic-mixed-precision training')
     parser.add_argument('--auto-scale-lr', action='store_true',
-                        help='scale the learning rate with the total batch size')
+                        help='keep the config\'s batch per process and scale the lr linearly '
+                        'with the total batch (default for a config with '
+                        'auto_scale_lr.keep_total_batch: keep its total batch)')
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from the given checkpoint; without a path, from the '
@@ -47,9 +50,12 @@ def main(argv=None):
             raise KeyError(f'{args.config}: --auto-scale-lr needs '
                            '`auto_scale_lr = dict(base_batch_size=...)` in the config')
         cfg.auto_scale_lr.enable = True
+    # the config's total batch on N processes (mmfsod/utils/total_batch.py)
+    batch_note = apply_total_batch(cfg, args.config)
     apply_resume(cfg, args.resume)
 
     runner = build_runner(cfg)
+    runner.logger.info(batch_note)
     runner.train()
 
 

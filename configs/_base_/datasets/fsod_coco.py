@@ -50,9 +50,17 @@ test_pipeline = [
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
 ]
 
+# Input (the paper configs keep a GPU busy; the toy configs keep 2 workers):
+# num_workers per GPU process, pinned host memory for the copy to the GPU,
+# workers kept between epochs / validations. env_cfg.cudnn_benchmark stays
+# False (default_runtime_det.py) for the COCO detectors: the query images
+# keep their aspect ratio (AspectRatioBatchSampler only groups orientations),
+# so almost every batch has a new shape and cuDNN would re-tune its
+# convolutions for each one.
 val_dataloader = dict(
     batch_size=1,
-    num_workers=2,
+    num_workers=4,
+    pin_memory=True,
     persistent_workers=True,
     drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),

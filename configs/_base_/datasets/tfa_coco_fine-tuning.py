@@ -8,9 +8,12 @@ _base_ = ['./tfa_coco.py']
 shot = 10
 seed = 0
 
+# 4 workers per GPU (one image an item, up to 1333 x 800 after the resize);
+# pinned memory, workers kept (see fsod_coco.py).
 train_dataloader = dict(
     batch_size=2,
-    num_workers=2,
+    num_workers=4,
+    pin_memory=True,
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     batch_sampler=dict(type='AspectRatioBatchSampler'),

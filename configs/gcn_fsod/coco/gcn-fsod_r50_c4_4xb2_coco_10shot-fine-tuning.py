@@ -18,5 +18,8 @@ load_from = 'work_dirs/gcn-fsod_r50_c4_4xb2_coco_base-training/iter_120000.pth'
 # features would overfit them and shift the base classes' features; res5 (the
 # RoI shared head), the lcRPN and the attentive head are fine-tuned.
 model = dict(backbone=dict(frozen_stages=3))
+# the paper's total batch of 8 (4 GPUs x 2), kept on any number of GPUs
+# (8 / N per GPU; --auto-scale-lr: 2 per GPU, lr scaled)
 train_dataloader = dict(batch_size=2)
+auto_scale_lr = dict(base_batch_size=8, keep_total_batch=True)
 default_hooks = dict(checkpoint=dict(interval=1000))

@@ -7,6 +7,9 @@ _base_ = [
     '../../_base_/schedules/schedule_gcn-fsod_base-training.py',
     '../../_base_/default_runtime_det.py'
 ]
-# 4 GPUs x 2 queries = the paper's batch of 8.
+# 4 GPUs x 2 queries = the paper's batch of 8. The total batch is kept on any
+# number of GPUs: tools/train.py sets 8 / N per GPU (N = 1, 2, 4 or 8);
+# --auto-scale-lr keeps 2 per GPU and scales the lr with N x 2 / 8.
 train_dataloader = dict(batch_size=2)
+auto_scale_lr = dict(base_batch_size=8, keep_total_batch=True)
 default_hooks = dict(checkpoint=dict(interval=10000, max_keep_ckpts=3))

@@ -29,5 +29,8 @@ model = dict(
     type='TFA',  # everything frozen but roi_head.bbox_head.fc_cls / fc_reg
     backbone=dict(frozen_stages=4, init_cfg=None),
     roi_head=dict(bbox_head=dict(num_classes=80)))
+# TFA's total batch of 16 (8 GPUs x 2), kept on any number of GPUs:
+# 16 / N per GPU; --auto-scale-lr keeps 2 per GPU and scales the lr.
+auto_scale_lr = dict(base_batch_size=16, keep_total_batch=True)
 load_from = 'work_dirs/tfa_r101_fpn_8xb2_coco_base-training/iter_110000_combine_10shot.pth'
 default_hooks = dict(checkpoint=dict(interval=10000))

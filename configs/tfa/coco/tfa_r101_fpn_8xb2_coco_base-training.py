@@ -13,4 +13,7 @@ _base_ = [
     '../../_base_/default_runtime_det.py'
 ]
 model = dict(roi_head=dict(bbox_head=dict(num_classes=60)))
+# TFA's total batch of 16 (8 GPUs x 2), kept on any number of GPUs:
+# 16 / N per GPU; --auto-scale-lr keeps 2 per GPU and scales the lr.
+auto_scale_lr = dict(base_batch_size=16, keep_total_batch=True)
 default_hooks = dict(checkpoint=dict(interval=10000))

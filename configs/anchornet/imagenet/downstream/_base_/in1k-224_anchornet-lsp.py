@@ -41,6 +41,12 @@ data_preprocessor = dict(
     to_rgb=True,  # images are read BGR
 )
 
+# Input: 8 workers per GPU (a training item decodes a whole ImageNet image for
+# one 63-111 px patch, so decoding outweighs the classifier's step), pinned
+# memory, workers kept. env_cfg.cudnn_benchmark stays False here (test):
+# early exit classifies a varying number of patches per size and batch, a
+# new shape for cuDNN to tune almost every time; the patch fine-tuning
+# (fixed batches of one patch size) turns it on (the *-ft_8xb32_in1k.py configs).
 # Fine-tuning: one item per training patch, labelled with its image's label;
 # the image is resized exactly as AnchorNet's test pipeline did, then the
 # patch box (network-input pixels) is cropped at its native size (63, 95 or
@@ -60,7 +66,9 @@ test_pipeline = [
 ]
 train_dataloader = dict(
     batch_size=32,
-    num_workers=5,
+    num_workers=8,
+    pin_memory=True,
+    persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     batch_sampler=dict(type='PatchSizeBatchSampler'),
     dataset=dict(type='LSPPatchDataset', ann_file=lsp_patches_train,
@@ -68,7 +76,9 @@ train_dataloader = dict(
 )
 val_dataloader = dict(
     batch_size=32,
-    num_workers=5,
+    num_workers=8,
+    pin_memory=True,
+    persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type=dataset_type, data_root=data_root, split='val',
                  pipeline=test_pipeline),
@@ -81,7 +91,9 @@ test_dataloader = val_dataloader
 # (as MSDNet holds out 50k training images).
 calibration_dataloader = dict(
     batch_size=32,
-    num_workers=5,
+    num_workers=8,
+    pin_memory=True,
+    persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type=dataset_type, data_root=data_root, split='train',
                  ann_file='meta/train_holdout.txt', pipeline=test_pipeline),
