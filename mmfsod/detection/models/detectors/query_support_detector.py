@@ -7,8 +7,11 @@ from mmdet.models.detectors import BaseDetector
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample, SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from mmengine.logging import print_log
 from mmengine.structures import InstanceData
 from torch import Tensor
+
+from ..utils.roi_align_bound import max_class_chunk
 
 
 @MODELS.register_module()
@@ -34,17 +37,20 @@ class QuerySupportDetector(BaseDetector):
     Testing (``mode='predict'``): support templates given once by
     :class:`SupportTemplateHook` (``set_support_templates``); their features
     are computed once and cached (until the next ``train()``); every query
-    is paired with every class, ``class_chunk`` classes per batched forward;
-    the detections of all classes are merged and capped at
-    ``test_cfg.max_per_img`` (default 100) per image, labelled with the
-    template classes' labels.
+    is paired with every class, ``class_chunk`` classes per batched forward
+    (fewer when the RoI head's RoIAlign over ``class_chunk x images x
+    test_cfg.rpn.max_per_img`` RoIs would pass mmcv's 32-bit index bound,
+    see :meth:`test_class_chunk`); the detections of all classes are merged
+    and capped at ``test_cfg.max_per_img`` (default 100) per image,
+    labelled with the template classes' labels.
 
     Args:
         backbone, neck (optional), rpn_head, roi_head: module configs.
         train_cfg (dict): ``rpn``, ``rpn_proposal``, ``rcnn`` as for mmdet's
             two-stage detectors.
         test_cfg (dict): ``rpn``, ``rcnn`` and ``max_per_img``.
-        class_chunk (int): classes per batched test forward. Defaults to 20.
+        class_chunk (int): classes per batched test forward (at most).
+            Defaults to 20.
     """
 
     def __init__(self,
@@ -75,6 +81,7 @@ class QuerySupportDetector(BaseDetector):
             raise ValueError(f'QuerySupportDetector: class_chunk must be >= 1, '
                              f'got {class_chunk!r}')
         self.class_chunk = class_chunk
+        self._chunk_logged = set()  # (images, chunk) lowerings already logged
         self._templates: Optional[Dict[int, Tuple[Tensor, InstanceData]]] = None
         self._template_feats: Optional[dict] = None
 
@@ -221,8 +228,9 @@ class QuerySupportDetector(BaseDetector):
         query = self.extract_feat(batch_inputs)  # (B, C, H, W)
         num_imgs, labels = len(batch_data_samples), feats['labels']
         per_image: List[List[InstanceData]] = [[] for _ in range(num_imgs)]
-        for start in range(0, len(labels), self.class_chunk):
-            chunk = list(range(start, min(start + self.class_chunk, len(labels))))
+        step = self.test_class_chunk(num_imgs, query.shape[1])
+        for start in range(0, len(labels), step):
+            chunk = list(range(start, min(start + step, len(labels))))
             n = len(chunk)
             # (B * n, C, H, W), image-major; one image: a view, no copy
             pair_q = (query.expand(n, -1, -1, -1) if num_imgs == 1 else
@@ -241,6 +249,31 @@ class QuerySupportDetector(BaseDetector):
                 per_image[p // n].append(det)
         return self.add_pred_to_datasample(batch_data_samples,
                                            self._merge_classes(per_image))
+
+    def test_class_chunk(self, num_imgs: int, channels: int) -> int:
+        """``class_chunk``, lowered so that the RoI head's one RoIAlign call
+        per chunk (``chunk x num_imgs`` pairs of up to
+        ``test_cfg.rpn.max_per_img`` proposals, ``channels`` deep) stays
+        within mmcv's 32-bit index bound; ValueError when not even one class
+        fits."""
+        rpn_cfg = self.rpn_head.test_cfg
+        rois_per_pair = rpn_cfg.get('max_per_img') if rpn_cfg else None
+        if rois_per_pair is None:  # unknown: the RoI head's own check guards
+            return self.class_chunk
+        safe = max_class_chunk(num_imgs, rois_per_pair, channels,
+                               self.roi_head.roi_align_output_size())
+        if safe < 1:
+            raise ValueError(
+                f'QuerySupportDetector: {num_imgs} test images x '
+                f'model.test_cfg.rpn.max_per_img={rois_per_pair} proposals of one class '
+                'pass the RoIAlign 32-bit index bound: lower val_dataloader/test_dataloader '
+                'batch_size or model.test_cfg.rpn.max_per_img')
+        if safe < self.class_chunk and (num_imgs, safe) not in self._chunk_logged:
+            self._chunk_logged.add((num_imgs, safe))
+            print_log(f'QuerySupportDetector: class_chunk {self.class_chunk} -> {safe} '
+                      f'classes per forward at {num_imgs} image(s) per batch (RoIAlign\'s '
+                      '32-bit index bound)', logger='current')
+        return min(self.class_chunk, safe)
 
     def _merge_classes(self, per_image: List[List[InstanceData]]) -> List[InstanceData]:
         """Each image's detections of all classes, the ``max_per_img`` best."""

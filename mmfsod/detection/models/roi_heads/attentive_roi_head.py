@@ -11,6 +11,14 @@ from mmdet.structures.bbox import bbox2roi
 from mmdet.utils import InstanceList
 from torch import Tensor
 
+from ..utils.roi_align_bound import check_roi_align_numel
+
+ROI_BOUND_HINT = (
+    'at test QuerySupportDetector lowers model.class_chunk to stay below it, so '
+    'lower val_dataloader/test_dataloader batch_size or model.test_cfg.rpn.max_per_img; '
+    'in training lower train_dataloader.batch_size, the support ways per query or '
+    'model.train_cfg.rcnn.sampler.num')
+
 
 @MODELS.register_module()
 class AttentiveRoIHead(StandardRoIHead):
@@ -26,7 +34,22 @@ class AttentiveRoIHead(StandardRoIHead):
     :meth:`support_roi_feats`. Proposals of a negative pair meet an empty
     ground truth, so all of them are background. At test, ``pair_images``
     lets the pairs of one image read its one query map (no per-pair copy).
+
+    Every RoIAlign call is checked against mmcv's 32-bit index bound
+    (:mod:`~mmfsod.detection.models.utils.roi_align_bound`): past it, a
+    ValueError names the config keys to lower.
     """
+
+    def roi_align_output_size(self) -> Tuple[int, int]:
+        """(out_h, out_w) of the RoI extractor's RoIAlign."""
+        size = self.bbox_roi_extractor.roi_layers[0].output_size
+        return (size, size) if isinstance(size, int) else tuple(size)
+
+    def _extract(self, feats: List[Tensor], rois: Tensor, where: str) -> Tensor:
+        """The RoI extractor on ``rois`` (M, 5), within the RoIAlign bound."""
+        check_roi_align_numel(rois.shape[0], feats[0].shape[1], self.roi_align_output_size(),
+                              f'AttentiveRoIHead ({where})', ROI_BOUND_HINT)
+        return self.bbox_roi_extractor(feats, rois)
 
     def support_roi_feats(self, support_feats: Tensor, support_boxes: Tensor) -> Tensor:
         """RoI features of the support instances.
@@ -41,7 +64,7 @@ class AttentiveRoIHead(StandardRoIHead):
             res5, transformed) features.
         """
         rois = bbox2roi([b[None] for b in support_boxes])  # (S, 5)
-        feats = self.bbox_roi_extractor([support_feats], rois)
+        feats = self._extract([support_feats], rois, 'support RoIs')
         if self.with_shared_head:
             feats = self.shared_head(feats)
         return feats
@@ -55,7 +78,8 @@ class AttentiveRoIHead(StandardRoIHead):
         if pair_images is not None:  # column 0: pair -> its image's map
             image = pair_images.to(rois.device)[rois[:, 0].long()].to(rois.dtype)
             query_rois = torch.cat([image[:, None], rois[:, 1:]], dim=1)  # (M, 5)
-        query = self.bbox_roi_extractor(x[:self.bbox_roi_extractor.num_inputs], query_rois)
+        query = self._extract(list(x[:self.bbox_roi_extractor.num_inputs]), query_rois,
+                              'query RoIs')  # (M, C, S, S)
         if self.with_shared_head:
             query = self.shared_head(query)  # (M, C', s, s)
         support = pair_support_feats[rois[:, 0].long()]  # (M, C', s, s)
