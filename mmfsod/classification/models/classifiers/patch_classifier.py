@@ -368,7 +368,8 @@ class PatchClassifier(BaseClassifier):
             rf = geometry[theta].rf
             n = result.probs.size(0)  # patches classified (early exit: <= len(box))
             self._set_prediction(
-                data_sample, result.probs, torch.as_tensor(box[:n], dtype=torch.int64),
+                data_sample, result.probs,
+                torch.as_tensor(box[:n], dtype=torch.int64, device=result.probs.device),
                 branch=theta, localizer_label=int(decision.pred_label.item()),
                 patch_size=rf, localizer_macs=localizer_macs,
                 classifier_macs=n * self.macs('classifier', (rf, rf), C),
@@ -402,7 +403,7 @@ class PatchClassifier(BaseClassifier):
         B, C, H, W = inputs.shape
         probs = self._logits(inputs).softmax(dim=-1)  # (B, K)
         macs = self.macs('classifier', (H, W), C)
-        box = torch.tensor([[0, 0, W, H]], dtype=torch.int64)  # (1, 4)
+        box = torch.tensor([[0, 0, W, H]], dtype=torch.int64, device=probs.device)  # (1, 4)
         for i, data_sample in enumerate(data_samples):
             self._set_prediction(data_sample, probs[i:i + 1], box, branch=None,
                                  localizer_label=-1, patch_size=H, localizer_macs=0,

@@ -272,6 +272,17 @@ class AnchorNetHead(BaseModule):
             maps[name] = m
         return maps
 
+    def _heatmaps(self, feats, outs: Dict[str, Dict[str, torch.Tensor]],
+                  labels: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Each branch's map of the class ``labels[b]`` of image b, name ->
+        ``(B, h_j, w_j)``: read off the logits maps of ``outs`` (from
+        :meth:`_test_outputs`), or computed for that class alone when the
+        test skipped the maps (``pooled_test_logits``)."""
+        if self.pooled_test_logits:
+            return self.class_maps(feats, labels)
+        rows = torch.arange(labels.numel(), device=labels.device)  # (B, )
+        return {n: outs[n]['logit_map'][rows, labels] for n in self.branch_names}
+
     def _test_outputs(self, feats):
         return self.branch_outputs(feats, with_attention=self.test_with_attention,
                                    with_maps=not self.pooled_test_logits)
@@ -340,11 +351,7 @@ class AnchorNetHead(BaseModule):
         num = next(iter(probs.values())).size(0)
         labels = torch.as_tensor(decision.label, dtype=torch.long,
                                  device=probs[self.branch_names[0]].device)
-        if self.pooled_test_logits:
-            heatmaps = self.class_maps(feats, labels)  # name -> (B, h, w)
-        else:
-            heatmaps = {n: outs[n]['logit_map'][torch.arange(num), labels]
-                        for n in self.branch_names}  # name -> (B, h, w)
+        heatmaps = self._heatmaps(feats, outs, labels)  # name -> (B, h, w)
         if data_samples is None:
             data_samples = [None] * num
         results = []

@@ -241,9 +241,9 @@ class QuerySupportDetector(BaseDetector):
             metas = [s.metainfo for s in batch_data_samples for _ in chunk]
             proposals = self.rpn_head.predict_pairs(pair_q, pair_maps, metas, groups)
             # RoIs pooled from each image's one query map (no per-pair copy)
+            pair_images = torch.tensor(groups, device=query.device)  # (B * n, )
             dets = self.roi_head.predict_pairs((query, ), pair_rois, metas, proposals,
-                                               rescale=rescale,
-                                               pair_images=torch.tensor(groups))
+                                               rescale=rescale, pair_images=pair_images)
             for p, det in enumerate(dets):
                 det.labels = torch.full_like(det.labels, labels[chunk[p % n]])
                 per_image[p // n].append(det)

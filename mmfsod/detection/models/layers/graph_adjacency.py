@@ -73,16 +73,18 @@ def adjacency_block(rows: NodeStats, cols: NodeStats, temperature: Union[float, 
     inplace = not torch.is_grad_enabled()
     # ‖c_i − c_j‖² = ‖c_i‖² + ‖c_j‖² − 2 c_i·c_j
     sq_dist = torch.matmul(rows.centred, cols.centred.transpose(-1, -2))  # (..., R, N)
+    # two zero vectors: distance 0. -max where both are zero (0 elsewhere, an
+    # exact no-op), then the clamp to tiny: no (..., R, N) mask is built and
+    # no device-to-host sync asks whether there are zero vectors at all
+    zero_r = rows.zero.to(sq_dist.dtype)[..., :, None]  # (..., R, 1)
+    zero_c = cols.zero.to(sq_dist.dtype)[..., None, :]  # (..., 1, N)
+    huge = -torch.finfo(sq_dist.dtype).max
     if inplace:
         sq_dist.mul_(-2).add_(rows.sq_norms[..., :, None]).add_(cols.sq_norms[..., None, :])
-        sq_dist.clamp_min_(tiny)
+        sq_dist.addcmul_(zero_r, zero_c, value=huge).clamp_min_(tiny)
     else:
-        sq_dist = (sq_dist * -2 + rows.sq_norms[..., :, None]
-                   + cols.sq_norms[..., None, :]).clamp_min(tiny)
-    if bool(rows.zero.any()) and bool(cols.zero.any()):  # two zero vectors: distance 0
-        both = rows.zero[..., :, None] & cols.zero[..., None, :]  # (..., R, N)
-        sq_dist = sq_dist.masked_fill_(both, tiny) if inplace else \
-            sq_dist.masked_fill(both, tiny)
+        sq_dist = (sq_dist * -2 + rows.sq_norms[..., :, None] + cols.sq_norms[..., None, :]
+                   ).addcmul(zero_r, zero_c, value=huge).clamp_min(tiny)
     if self_loop_offset is not None:  # self-loops: distance 0, a_ii = 1
         idx = torch.arange(sq_dist.shape[-2], device=sq_dist.device)
         sq_dist[..., idx, self_loop_offset + idx] = tiny

@@ -15,6 +15,7 @@ The graph runs in at least float32 with autocast disabled (fp16 would
 overflow ``‖v‖/eps``); the output is cast back to the input dtype.
 """
 import math
+from contextlib import nullcontext
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -239,7 +240,10 @@ class GraphCorrespondence(nn.Module):
         groups = self._groups(query_feats, query_groups)
         num_pairs, _, height, width = query_feats.shape
         dtype = torch.promote_types(query_feats.dtype, torch.float32)
-        with torch.autocast(device_type=query_feats.device.type, enabled=False):
+        device_type = query_feats.device.type
+        no_autocast = (torch.autocast(device_type=device_type, enabled=False)
+                       if torch.amp.is_autocast_available(device_type) else nullcontext())
+        with no_autocast:  # (a device without autocast, e.g. 'meta', has none to stop)
             query_nodes = query_feats.flatten(2).transpose(1, 2)  # (P, Nq, C)
             support_nodes = support_feats.flatten(2).transpose(1, 2)  # (P, M, C)
             outs, order = [], []
@@ -254,9 +258,8 @@ class GraphCorrespondence(nn.Module):
                 order += pairs
             out = torch.cat(outs) if len(outs) > 1 else outs[0]  # (P, C', Nq), group order
             if order != list(range(num_pairs)):
-                inverse = torch.empty(num_pairs, dtype=torch.long)
-                inverse[torch.tensor(order)] = torch.arange(num_pairs)
-                out = out[inverse.to(out.device)]
+                inverse = torch.argsort(torch.tensor(order, device=out.device))  # (P, )
+                out = out[inverse]
         return out.reshape(num_pairs, self.out_channels, height,
                            width).to(query_feats.dtype)
 
