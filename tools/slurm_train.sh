@@ -2,6 +2,9 @@
 # Training on a Slurm cluster:
 #   GPUS=8 bash tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [train.py args...]
 # GPUS (total), GPUS_PER_NODE, CPUS_PER_TASK and SRUN_ARGS as in mmdet.
+# As dist_train.sh: a paper config keeps its total batch (batch per GPU =
+# total / GPUS, the world size from SLURM_NTASKS); --auto-scale-lr keeps its
+# batch per GPU and scales the lr (tools/train.py).
 set -euo pipefail
 if [[ $# -lt 4 ]]; then
   echo "usage: GPUS=8 bash $0 PARTITION JOB_NAME CONFIG WORK_DIR [train.py args...]" >&2
