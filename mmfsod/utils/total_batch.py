@@ -12,7 +12,10 @@ with ``GPUS=N``):
   ``base_batch_size / N`` (the config's ``train_dataloader.batch_size`` is
   what the config's name says, e.g. 2 of ``4xb2``, and is replaced), the lr
   and the iterations / epochs stay the paper's. N must divide the total batch
-  (with ``optim_wrapper.accumulative_counts`` A: N x A must divide it);
+  (with ``optim_wrapper.accumulative_counts`` A: N x A must divide it).
+  Another total batch at the same lr: ``--cfg-options
+  auto_scale_lr.base_batch_size=16``
+  (a ``train_dataloader.batch_size`` override is replaced);
 * with ``--auto-scale-lr`` (or ``auto_scale_lr.enable=True``) the config's
   batch per process is kept, the total batch becomes N x batch, and
   mmengine's ``Runner.scale_lr`` multiplies the lr by total / base_batch_size
