@@ -43,6 +43,10 @@ DECISIONS = [
     (dict(torch_cuda=None, **TOOLKIT, **CPU_MMCV, request='1'), 'refuse',
      'torch is a CPU-only build'),
     (dict(**GPU, **TOOLKIT, **CPU_MMCV, request='0'), 'keep', 'MMFSOD_CUDA=0'),
+    (dict(**GPU, **TOOLKIT, **CPU_MMCV, extra_includes=('/p/nvidia/cu13/include', )), 'cuda',
+     'with /p/nvidia/cu13/include for the CUDA library headers'),
+    (dict(**GPU, **TOOLKIT, **CPU_MMCV, missing_headers=('cusparse.h', )), 'refuse',
+     'the CUDA toolkit at /opt/cuda-13.0 lacks cusparse.h'),
     (dict(torch_cuda=None, gpus_listed=2, **CPU_MMCV), 'refuse',
      'nvidia-smi lists 2 GPU(s) but torch is a CPU-only build'),
     (dict(torch_cuda='13.0', gpus_listed=2, **CPU_MMCV), 'keep', 'WARNING'),
@@ -84,8 +88,14 @@ def test_find_cuda_home(tmp_path):
 
 def test_probe_of_a_gpu_machine_with_a_cpu_mmcv(tmp_path, monkeypatch, capsys):
     """torch (CUDA 13.0) sees 2 GPUs, nvcc 13.0 on PATH, mmcv has CPU ops:
-    build with CUDA; with nvcc 12.4 instead: refuse, naming both versions."""
+    build with CUDA, the library headers the toolkit lacks from torch's pip
+    packages; with nvcc 12.4 instead: refuse, naming both versions."""
     home = _fake_toolkit(tmp_path / 'cuda-13.0')
+    pip_include = tmp_path / 'site' / 'nvidia' / 'cu13' / 'include'
+    os.makedirs(pip_include)
+    for header in mmcv_cuda.LIBRARY_HEADERS:
+        open(pip_include / header, 'w').close()
+    monkeypatch.setattr(mmcv_cuda, 'pip_cuda_roots', lambda: [str(tmp_path / 'site')])
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
     monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)
     monkeypatch.setattr(torch.version, 'cuda', '13.0')
@@ -94,9 +104,10 @@ def test_probe_of_a_gpu_machine_with_a_cpu_mmcv(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(mmcv_cuda, 'mmcv_compiled_cuda', lambda: (True, 'not available'))
     env = mmcv_cuda.probe({})
     assert (env.gpu_count, env.cuda_home, env.nvcc_version) == (2, home, '13.0')
+    assert env.extra_includes == (str(pip_include), ) and env.missing_headers == ()
     assert mmcv_cuda.main({}) == 0
     out, err = capsys.readouterr()
-    assert out.strip().splitlines()[-1] == f'cuda {home}'
+    assert out.strip().splitlines()[-1] == f'cuda {home} {pip_include}'
     assert 'sees 2 GPU(s)' in err
     old = _fake_toolkit(tmp_path / 'cuda-12.4', release='12.4')
     assert mmcv_cuda.main({'CUDA_HOME': old}) == 1
@@ -184,7 +195,8 @@ state = json.load(open(path))
 args = sys.argv[1:]
 with open(os.environ['FAKE_LOG'], 'a') as f:
     f.write(json.dumps(dict(args=args, FORCE_CUDA=os.environ.get('FORCE_CUDA'),
-                            CUDA_HOME=os.environ.get('CUDA_HOME'))) + '\\n')
+                            CUDA_HOME=os.environ.get('CUDA_HOME'),
+                            CPATH=os.environ.get('CPATH'))) + '\\n')
 if args[0] == '-c':
     if 'sys.executable' in args[1]:
         print(sys.argv[0])
@@ -203,12 +215,13 @@ elif args[0].endswith('mmcv_cuda.py'):
                   nvcc_version='13.0' if state['nvcc'] else None,
                   mmcv_ops=bool(state['mmcv']),
                   mmcv_cuda=dict(cuda='13.0', cpu='not available').get(state['mmcv']),
-                  request=os.environ.get('MMFSOD_CUDA', ''))
+                  request=os.environ.get('MMFSOD_CUDA', ''),
+                  extra_includes=('/pip/cu13/include', ))
     action, reason = decide(env)
     print(reason, file=sys.stderr)
     if action == 'refuse':
         sys.exit(1)
-    print('cuda /opt/cuda' if action == 'cuda' else action)
+    print('cuda /opt/cuda /pip/cu13/include' if action == 'cuda' else action)
 elif args[0].endswith('check_env.py'):
     sys.exit(0 if state['mmcv'] else 1)
 '''
@@ -234,7 +247,7 @@ def stub_setup(tmp_path):
         log = tmp_path / 'log.jsonl'
         log.write_text('')
         full_env = {k: v for k, v in os.environ.items()
-                    if k not in ('MMFSOD_CUDA', 'FORCE_CUDA', 'CUDA_HOME', 'VENV')}
+                    if k not in ('MMFSOD_CUDA', 'FORCE_CUDA', 'CUDA_HOME', 'VENV', 'CPATH')}
         full_env.update(MMFSOD_PYTHON=str(stub), FAKE_STATE=str(tmp_path / 'state.json'),
                         FAKE_LOG=str(log), **env)
         proc = subprocess.run(['bash', str(root / 'tools' / 'misc' / 'setup_env.sh')],
@@ -262,6 +275,7 @@ def test_setup_env_builds_cuda_ops_on_a_gpu_machine(stub_setup):
     for flag in ('--no-binary', '--no-cache-dir', '--no-build-isolation', '--force-reinstall'):
         assert flag in mmcv[0]['args']
     assert (mmcv[0]['FORCE_CUDA'], mmcv[0]['CUDA_HOME']) == ('1', '/opt/cuda')
+    assert mmcv[0]['CPATH'] == '/pip/cu13/include'
     proc, mmcv, _ = stub_setup(dict(gpus=1, nvcc=True, mmcv='cuda'))
     assert 'up to date' in proc.stdout and not mmcv
     # a GPU-less build node asking for CUDA ops

@@ -8,8 +8,12 @@ reasons go to stderr):
 * ``keep``: the installed mmcv has the ops this machine needs;
 * ``cpu``: CPU ops are enough and mmcv.ops does not import: install mmcv
   2.1.0 as usual (a cached or PIP_FIND_LINKS wheel is fine);
-* ``cuda <CUDA_HOME>``: CUDA ops are needed and missing: build mmcv from
-  source with ``FORCE_CUDA=1`` and that ``CUDA_HOME`` (never a wheel);
+* ``cuda <CUDA_HOME> [<include dirs>]``: CUDA ops are needed and missing:
+  build mmcv from source with ``FORCE_CUDA=1`` and that ``CUDA_HOME`` (never
+  a wheel), with the include dirs (``:``-separated, for ``CPATH``) of the CUDA
+  library headers the toolkit lacks but torch's pip packages have
+  (``site-packages/nvidia/cu13/include``: a toolkit of nvcc and the runtime
+  only);
 
 and exits 1, naming what is missing, when CUDA ops are needed but cannot be
 built (no nvcc, an nvcc whose major version is not torch's, a CPU-only torch
@@ -22,6 +26,7 @@ build node; ``MMFSOD_CUDA=0`` asks for CPU ops only.
 The decision (:func:`decide`) is a pure function of a :class:`CudaEnv`, so
 it is tested with made-up environments; :func:`probe` fills one in.
 """
+import glob
 import os
 import os.path as osp
 import re
@@ -34,6 +39,9 @@ from typing import Callable, List, Optional, Tuple
 MMCV_VERSION = '2.1.0'
 #: what mmcv.ops.get_compiling_cuda_version() returns for a CPU-only build
 NOT_AVAILABLE = 'not available'
+#: CUDA library headers that torch's ATen/cuda/CUDAContextLight.h includes
+#: (so every mmcv .cu file through pytorch_cuda_helper.hpp)
+LIBRARY_HEADERS = ('cusparse.h', 'cublas_v2.h', 'cublasLt.h', 'cusolverDn.h')
 
 
 @dataclass
@@ -54,6 +62,9 @@ class CudaEnv:
         request: '1' (MMFSOD_CUDA=1 / FORCE_CUDA=1: CUDA ops wanted), '0'
             (MMFSOD_CUDA=0: CPU ops only) or '' (auto).
         toolkit_problem: why no toolkit was found (a bad CUDA_HOME, ...).
+        extra_includes: include dirs with the LIBRARY_HEADERS the toolkit
+            lacks (torch's pip CUDA packages).
+        missing_headers: LIBRARY_HEADERS found nowhere.
     """
     torch_cuda: Optional[str] = None
     gpu_count: int = 0
@@ -64,6 +75,8 @@ class CudaEnv:
     mmcv_cuda: Optional[str] = None
     request: str = ''
     toolkit_problem: Optional[str] = None
+    extra_includes: Tuple[str, ...] = ()
+    missing_headers: Tuple[str, ...] = ()
 
 
 def _major(version: Optional[str]) -> Optional[str]:
@@ -130,8 +143,16 @@ def decide(env: CudaEnv) -> Tuple[str, str]:
         return 'refuse', (f'{why} and {have}, but nvcc {env.nvcc_version} '
                           f'({env.cuda_home}/bin/nvcc) does not match torch\'s CUDA '
                           f'{env.torch_cuda}: {toolkit_hint(env.torch_cuda)}')
+    if env.missing_headers:
+        return 'refuse', (
+            f'{why} and {have}, but the CUDA toolkit at {env.cuda_home} lacks '
+            f'{", ".join(env.missing_headers)} (torch\'s CUDA headers include them): install '
+            f'the CUDA {env.torch_cuda} library headers (e.g. the full toolkit) or torch\'s '
+            'pip CUDA packages')
+    extra = (f', with {":".join(env.extra_includes)} for the CUDA library headers'
+             if env.extra_includes else '')
     return 'cuda', (f'{why} and {have}: building mmcv {MMCV_VERSION} with CUDA '
-                    f'{env.nvcc_version} ops from {env.cuda_home}')
+                    f'{env.nvcc_version} ops from {env.cuda_home}{extra}')
 
 
 # --------------------------------------------------------------------- probing
@@ -183,6 +204,39 @@ def find_cuda_home(environ=os.environ, which: Optional[Callable] = None,
                   else f'{nvcc} is not in a CUDA toolkit directory with include/cuda_runtime.h')
 
 
+def pip_cuda_roots() -> List[str]:
+    """site-packages dirs that may hold torch's pip CUDA packages (nvidia/)."""
+    import site
+    import torch
+    roots = [osp.dirname(osp.dirname(torch.__file__))] + list(site.getsitepackages())
+    return list(dict.fromkeys(roots))
+
+
+def library_include_dirs(cuda_home: str, torch_cuda: Optional[str],
+                         roots: Optional[List[str]] = None
+                         ) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
+    """``(extra include dirs, headers found nowhere)`` for the
+    :data:`LIBRARY_HEADERS` that ``cuda_home/include`` lacks, looked for in
+    ``nvidia/cu<major>/include`` (CUDA 13 wheels) and ``nvidia/*/include``
+    (CUDA 12 wheels) under ``roots`` (default :func:`pip_cuda_roots`)."""
+    missing = [h for h in LIBRARY_HEADERS
+               if not osp.isfile(osp.join(cuda_home, 'include', h))]
+    if not missing:
+        return (), ()
+    dirs: List[str] = []
+    for root in (pip_cuda_roots() if roots is None else roots):
+        if torch_cuda:
+            dirs.append(osp.join(root, 'nvidia', f'cu{_major(torch_cuda)}', 'include'))
+        dirs += sorted(glob.glob(osp.join(root, 'nvidia', '*', 'include')))
+    extra: List[str] = []
+    for header in list(missing):
+        found = next((d for d in dirs if osp.isfile(osp.join(d, header))), None)
+        if found:
+            missing.remove(header)
+            extra.append(found)
+    return tuple(dict.fromkeys(extra)), tuple(missing)
+
+
 def gpus_listed(which: Optional[Callable] = None, run: Optional[Callable] = None) -> int:
     """GPUs ``nvidia-smi -L`` lists (0 without nvidia-smi or a driver)."""
     smi = (which or shutil.which)('nvidia-smi')
@@ -221,13 +275,14 @@ def probe(environ=os.environ) -> CudaEnv:
     if not request and environ.get('FORCE_CUDA') == '1':
         request = '1'
     cuda_home, problem = find_cuda_home(environ, torch_cuda=torch_cuda)
+    extra, missing = library_include_dirs(cuda_home, torch_cuda) if cuda_home else ((), ())
     ops, compiled = mmcv_compiled_cuda()
     return CudaEnv(torch_cuda=torch_cuda, gpu_count=gpu_count, gpus_listed=gpus_listed(),
                    cuda_home=cuda_home,
                    nvcc_version=nvcc_release(osp.join(cuda_home, 'bin', 'nvcc'))
                    if cuda_home else None,
                    mmcv_ops=ops, mmcv_cuda=compiled, request=request,
-                   toolkit_problem=problem)
+                   toolkit_problem=problem, extra_includes=extra, missing_headers=missing)
 
 
 def main(environ=os.environ) -> int:
@@ -237,7 +292,11 @@ def main(environ=os.environ) -> int:
         print(f'[mmcv_cuda] ERROR: {reason}', file=sys.stderr)
         return 1
     print(f'[mmcv_cuda] {action}: {reason}', file=sys.stderr)
-    print(f'cuda {env.cuda_home}' if action == 'cuda' else action)
+    if action == 'cuda':
+        print(' '.join(['cuda', env.cuda_home] + ([':'.join(env.extra_includes)]
+                                                  if env.extra_includes else [])))
+    else:
+        print(action)
     return 0
 
 

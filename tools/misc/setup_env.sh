@@ -18,7 +18,8 @@
 #      - torch is a CUDA build and sees a GPU, or MMFSOD_CUDA=1 (FORCE_CUDA=1)
 #        on a GPU-less build node: an mmcv without CUDA ops is never kept;
 #        mmcv is built from source with FORCE_CUDA=1, --no-binary mmcv
-#        --no-cache-dir (no cached or found CPU wheel) and the CUDA_HOME found;
+#        --no-cache-dir (no cached or found CPU wheel), the CUDA_HOME found
+#        and, on CPATH, torch's pip CUDA headers the toolkit lacks;
 #        no usable nvcc (or one whose major version is not torch's CUDA):
 #        the set-up stops and says what to install. MMFSOD_CUDA=0: CPU ops only;
 #   5. mmengine, mmdet, mmpretrain, pycocotools (requirements.txt), test
@@ -52,8 +53,8 @@ STAMP_FILE=.mmfsod-setup.stamp
 STAMP="$("$PY" -c 'import sys; print(sys.executable)') $ROOT $(cat requirements.txt \
   requirements-tests.txt setup.cfg tools/misc/setup_env.sh tools/misc/mmcv_cuda.py \
   | sha256sum | cut -d' ' -f1)"
-# mmcv_action: keep | cpu | cuda <CUDA_HOME> (tools/misc/mmcv_cuda.py; empty
-# when it refuses, having said why on stderr)
+# mmcv_action: keep | cpu | cuda <CUDA_HOME> [<include dirs>] (tools/misc/
+# mmcv_cuda.py; empty when it refuses, having said why on stderr)
 mmcv_action() { "$PY" tools/misc/mmcv_cuda.py | tail -n 1; }
 # the shortcut also needs the installed mmcv to fit this machine (CUDA ops
 # where torch sees a GPU or MMFSOD_CUDA=1), which check_env.py alone does not
@@ -88,7 +89,11 @@ MMCV_ACTION=$(mmcv_action) || true
 if [[ $MMCV_ACTION == keep ]]; then
   log "keeping mmcv $("$PY" -c 'import mmcv; print(mmcv.__version__)')"
 elif [[ $MMCV_ACTION == cuda\ * ]]; then
-  export CUDA_HOME=${MMCV_ACTION#cuda } MMCV_WITH_OPS=1 FORCE_CUDA=1
+  read -r _ CUDA_HOME CUDA_LIB_INCLUDES <<< "$MMCV_ACTION"
+  export CUDA_HOME MMCV_WITH_OPS=1 FORCE_CUDA=1
+  # CUDA library headers (cusparse.h, ...) from torch's pip packages when the
+  # toolkit has only nvcc and the runtime
+  [[ -z $CUDA_LIB_INCLUDES ]] || export CPATH="$CUDA_LIB_INCLUDES${CPATH:+:$CPATH}"
   export MAX_JOBS=${MAX_JOBS:-$(nproc 2>/dev/null || echo 2)}
   log "building mmcv==2.1.0 with CUDA ops from source (CUDA_HOME=$CUDA_HOME," \
       "TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-the GPUs seen, else all}; can take an hour)"
