@@ -1,12 +1,13 @@
 """RandomStateHook: checkpoints carry the random state, ``--resume``
 restores it, so that an interrupted and resumed run ends as the run that was
 never interrupted (bit for bit on the CPU)."""
+import bisect
 import functools
 from typing import List, Optional
 
 from mmengine.dataset.utils import worker_init_fn as mmengine_worker_init_fn
 from mmengine.dist import all_gather_object, get_rank, get_world_size
-from mmengine.hooks import Hook
+from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import print_log
 from mmengine.registry import HOOKS
 
@@ -20,8 +21,12 @@ META_KEY = 'random_states'
 class _RestoreAfterSkip:
     """Stands for the iteration-based loop's dataloader iterator while the
     loop skips the batches already trained: the skip must not draw from the
-    generators (a pipeline in the main process would), so the checkpoint's
-    state is set once the last skipped batch is out."""
+    generators (mmengine's loop loads the skipped batches, and a pipeline in
+    the main process draws), so the checkpoint's state is set once the last
+    skipped batch is out. (:class:`~mmfsod.engine.IndexSkipIterBasedTrainLoop`
+    loads none: its first skipping ``next()`` skips the indices and creates
+    the dataloader iterator, whose workers prefetch; the state is set after
+    that.)"""
 
     def __init__(self, iterator, num_skipped: int, restore) -> None:
         self._iterator = iterator
@@ -51,7 +56,8 @@ class RandomStateHook(Hook):
     resume.
 
     * ``before_save_checkpoint``: ``checkpoint['meta']['random_states']`` is
-      a list with one entry per rank (gathered from all ranks): Python's
+      a list with one entry per rank (gathered from all ranks at the end of
+      the training step that saves, and only then): Python's
       ``random``, numpy's and torch's CPU generator states, the current CUDA
       device's when CUDA is in use, and the state of every generator held by
       the training dataloader's datasets and samplers (found by
@@ -59,7 +65,9 @@ class RandomStateHook(Hook):
     * ``after_load_checkpoint`` (``--resume``): keeps this rank's entry; it is
       set when training continues: at ``before_train`` for epoch-based loops,
       after the iteration-based loop has skipped the batches already trained
-      (that skip runs the data pipeline and must not count).
+      (mmengine's loop loads them again, which must not count;
+      :class:`~mmfsod.engine.IndexSkipIterBasedTrainLoop` skips their
+      indices only, and loads nothing).
     * Validation inside training runs with the generators saved before and
       restored after, so the training draws do not depend on whether (or
       when) validation ran: a run resumed after a checkpoint that was
@@ -69,7 +77,9 @@ class RandomStateHook(Hook):
       (:class:`~mmfsod.engine.worker_seeding.EpochWorkerSeed`), persistent
       workers included, so a run resumed at epoch ``e`` gives its workers the
       generators the uninterrupted run gave them. Iteration-based training
-      keeps one dataloader iterator, replayed on resume.
+      keeps one dataloader iterator, skipped on resume (see
+      :class:`~mmfsod.engine.IndexSkipIterBasedTrainLoop` for when its
+      workers' draws are exact).
 
     The states are saved only when ``runner.seed`` is set (mmengine sets one
     unless ``randomness.seed`` is None and picks a random one otherwise).
@@ -107,6 +117,7 @@ class RandomStateHook(Hook):
         gathered here instead, in ``after_train_iter`` / ``after_train_epoch``
         (priority VERY_HIGH: before CheckpointHook's VERY_LOW in the same
         call), where every rank runs; nothing in between draws random numbers.
+        Only the steps that save (:func:`checkpoint_due`) gather.
         """
         states = self._states(runner)
         gathered = all_gather_object(states) if get_world_size() > 1 else [states]
@@ -114,10 +125,12 @@ class RandomStateHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
-        self._capture(runner)
+        if checkpoint_due(runner, epoch_end=False):
+            self._capture(runner)
 
     def after_train_epoch(self, runner) -> None:
-        self._capture(runner)
+        if checkpoint_due(runner, epoch_end=True):
+            self._capture(runner)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         captured = self._captured
@@ -228,6 +241,47 @@ class RandomStateHook(Hook):
         if iterator is not None:
             iterator._shutdown_workers()
             loader._iterator = None
+
+
+def checkpoint_due(runner, epoch_end: bool) -> bool:
+    """Whether a checkpoint may be saved after this training step, before
+    the next: a :class:`CheckpointHook` of the runner saves in this
+    ``after_train_iter`` (``epoch_end=False``) / ``after_train_epoch``
+    (by its own rule: ``interval`` from ``save_begin``, ``save_last``), or
+    keeps the best checkpoint (``save_best``) and validation follows this
+    step. The rule is the same on every rank, so all gather together."""
+    for hook in getattr(runner, 'hooks', ()):
+        if not isinstance(hook, CheckpointHook):
+            continue
+        if hook.by_epoch == epoch_end:
+            if epoch_end and (hook.every_n_epochs(runner, hook.interval, hook.save_begin)
+                              or hook.save_last and hook.is_last_train_epoch(runner)):
+                return True
+            if not epoch_end and (
+                    hook.every_n_train_iters(runner, hook.interval, hook.save_begin)
+                    or hook.save_last and hook.is_last_train_iter(runner)):
+                return True
+        if hook.save_best and _validates_after(runner, epoch_end):
+            return True
+    return False
+
+
+def _validates_after(runner, epoch_end: bool) -> bool:
+    """Whether the training loop validates after this step (as mmengine's
+    loops decide, after their dynamic interval; True when unknown)."""
+    loop = runner.train_loop
+    if runner.val_loop is None:
+        return False
+    by_iter = _is_iter_based(runner)
+    if by_iter == epoch_end:  # the iteration loop validates after iterations
+        return False
+    try:
+        done = (runner.iter if by_iter else runner.epoch) + 1
+        last = loop.max_iters if by_iter else loop.max_epochs
+        interval = loop.dynamic_intervals[bisect.bisect(loop.dynamic_milestones, done + 1) - 1]
+        return done >= loop.val_begin and (done % interval == 0 or done == last)
+    except (AttributeError, IndexError, TypeError):
+        return True
 
 
 def _train_dataloader(runner):

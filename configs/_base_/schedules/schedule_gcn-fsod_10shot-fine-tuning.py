@@ -1,6 +1,6 @@
 # GCN-FSOD 10-shot fine-tuning (paper, sec. 4.1): 2,000 iterations, lr 0.001,
 # lr / 10 for the last 700. Batch 8 in total; no warm-up (the model is trained).
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=2000, val_interval=2000)
+train_cfg = dict(type='IndexSkipIterBasedTrainLoop', max_iters=2000, val_interval=2000)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 param_scheduler = [

@@ -2,7 +2,7 @@
 # lr 0.002, 120k iterations, lr / 10 for the last 8k. The paper gives no
 # warm-up, momentum or weight decay: 500-iteration linear warm-up, momentum
 # 0.9 and weight decay 1e-4 (mmdet's defaults) are ours.
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=120000, val_interval=10000)
+train_cfg = dict(type='IndexSkipIterBasedTrainLoop', max_iters=120000, val_interval=10000)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 param_scheduler = [

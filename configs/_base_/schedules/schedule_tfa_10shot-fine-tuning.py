@@ -3,7 +3,7 @@
 # 160k iterations, lr / 10 at 144k, a 10-iteration warm-up (detectron2's
 # linear warm-up from 0.001x); momentum and weight decay as at base training.
 max_iters = 160000
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=10000)
+train_cfg = dict(type='IndexSkipIterBasedTrainLoop', max_iters=max_iters, val_interval=10000)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 param_scheduler = [

@@ -2,7 +2,7 @@
 # faster_rcnn_R_101_FPN_base.yaml and the detectron2 defaults it inherits):
 # SGD, batch 16, lr 0.02, momentum 0.9, weight decay 1e-4, 110k iterations,
 # lr / 10 at 85k and 100k, linear warm-up over 1,000 iterations from 0.001x.
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=110000, val_interval=10000)
+train_cfg = dict(type='IndexSkipIterBasedTrainLoop', max_iters=110000, val_interval=10000)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 param_scheduler = [

@@ -72,7 +72,7 @@ def build_fine_tune_config(cfg: Config, checkpoint: str, ann_file: str,
                      data_prefix=dict(img=''), classes=list(classes),
                      filter_cfg=dict(filter_empty_gt=True, min_size=0),
                      pipeline=inner['pipeline'], backend_args=inner.get('backend_args')))
-    ft.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters, val_interval=iters + 1)
+    ft.train_cfg = dict(type='IndexSkipIterBasedTrainLoop', max_iters=iters, val_interval=iters + 1)
     ft.param_scheduler = _rescaled(cfg.get('param_scheduler'), old_iters, iters)
     ft.val_dataloader = ft.val_cfg = ft.val_evaluator = None
     ft.custom_hooks = [dict(type='SupportTemplateHook', num_shots=None,
