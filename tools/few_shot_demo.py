@@ -2,7 +2,7 @@
 
     python tools/few_shot_demo.py QUERY [QUERY ...] CONFIG CHECKPOINT \\
         [--supports FILE [FILE ...]] [--support-img-dir DIR] [--classes A B] \\
-        [--out-dir DIR] [--score-thr 0.3] [--fine-tune-iters N]
+        [--out-dir DIR] [--score-thr 0.3] [--fine-tune-iters N] [--device auto]
 
 QUERY is an image, a folder or a glob (quote it). The supports are COCO-format
 jsons (every box is a support of its category; images under --support-img-dir,
@@ -27,6 +27,7 @@ sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 
 
 def parse_args(argv=None):
+    from mmfsod.utils.device import add_device_arg
     parser = argparse.ArgumentParser(
         description=__doc__.split('\n\n')[0],
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -49,7 +50,8 @@ def parse_args(argv=None):
     parser.add_argument('--fine-tune-dir', help='work folder of the fine-tuning '
                         '(default: OUT_DIR/fine-tune)')
     parser.add_argument('--batch-size', type=int, default=1)
-    parser.add_argument('--device', default=None, help='e.g. cpu, cuda:0')
+    add_device_arg(parser, help='(Detection; a --fine-tune-iters run trains with '
+                   "mmengine's Runner, on CUDA when one is visible.)")
     parser.add_argument('--save-templates', metavar='JSON',
                         help='also write the supports as a template json')
     parser.add_argument('--no-save-vis', action='store_true', help='no pictures')

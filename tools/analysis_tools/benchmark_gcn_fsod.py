@@ -84,6 +84,8 @@ import torch  # noqa: E402
 
 import gcn_fsod_stages as stages  # noqa: E402
 
+from mmfsod.utils.device import add_device_arg, device_name, is_cuda  # noqa: E402
+
 REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 PAPER_MODEL = osp.join(REPO, 'configs', '_base_', 'models', 'gcn-fsod_r50_c4.py')
 SEED = 0
@@ -99,7 +101,7 @@ SECTIONS = ['rpn', 'graph', 'detector', 'train']
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--sections', nargs='+', default=SECTIONS, choices=SECTIONS)
-    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    add_device_arg(parser, help='Figures are per device: the header names it.')
     parser.add_argument('--chunk-size', type=int, default=512,
                         help='rows per chunk of the chunked graph')
     parser.add_argument('--repeats', type=int, default=3, help='timed calls per case')
@@ -166,12 +168,12 @@ def measure(call, device, repeats):
     growth (MB) over the memory in use before them; returns the last output."""
     def sync():
         if device.type == 'cuda':
-            torch.cuda.synchronize()
+            torch.cuda.synchronize(device)
 
     sync()
     if device.type == 'cuda':
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
     else:
         base_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB
         base = current_rss_kb()
@@ -183,7 +185,7 @@ def measure(call, device, repeats):
         if i:
             times.append(time.perf_counter() - start)
     if device.type == 'cuda':
-        peak_mb, bound = (torch.cuda.max_memory_allocated() - base) / 2**20, False
+        peak_mb, bound = (torch.cuda.max_memory_allocated(device) - base) / 2**20, False
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         peak_mb, bound = (peak - base) / 1024, peak <= base_peak
@@ -431,19 +433,18 @@ def main(argv=None):
     args = parse_args(argv)
     if args.worker:
         return run_worker(args)
-    if args.device == 'cuda' and not torch.cuda.is_available():
-        raise SystemExit('--device cuda: CUDA is not available')
     if 'graph' in args.sections and min(args.nodes) <= args.support_size ** 2:
         raise SystemExit(f'--nodes must exceed the {args.support_size ** 2} support nodes')
     if args.threads:
         torch.set_num_threads(args.threads)
-    device_name = (torch.cuda.get_device_name(0) if args.device == 'cuda' else
-                   f'cpu ({os.cpu_count()} cores visible)')
+    cuda = is_cuda(args.device)
+    device = (device_name(args.device) if cuda else
+              f'cpu ({os.cpu_count()} cores visible)')
     print('$ python ' + ' '.join(shlex.quote(a) for a in sys.argv))
-    print(f'torch {torch.__version__}, device {args.device}: {device_name}, torch '
+    print(f'torch {torch.__version__}, device {args.device}: {device}, torch '
           f'threads {torch.get_num_threads()}; median of {args.repeats} calls after 1 '
           'warm-up; peak = '
-          f'{"max_memory_allocated" if args.device == "cuda" else "ru_maxrss"} growth, '
+          f'{"max_memory_allocated" if cuda else "ru_maxrss"} growth, '
           'fresh process per case')
     ratio = None
     with tempfile.TemporaryDirectory() as tmp:

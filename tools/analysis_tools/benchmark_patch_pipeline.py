@@ -4,14 +4,14 @@ leaves AnchorNet out).
 
     python tools/analysis_tools/benchmark_patch_pipeline.py \\
         PATCH_CONFIG PATCH_CKPT FULL_CONFIG FULL_CKPT [CONFIG CKPT ...] \\
-        [--num-images 60] [--warmup 5] [--threads N] [--out table.json]
+        [--num-images 60] [--warmup 5] [--threads N] [--device auto] [--out table.json]
 
 Every ``CONFIG CKPT`` pair is one row: a ``PatchClassifier`` config in any
 mode (``localize``, ``rescale`` or ``full``) and the checkpoint loaded into it
 (a PatchClassifier checkpoint or a plain classifier checkpoint; ``none``
 keeps the initial weights). All rows classify the same first ``--num-images``
-images of their config's test set, one image at a time (batch 1), on the CPU
-(or ``--device cuda``). Per row:
+images of their config's test set, one image at a time (batch 1), on
+``--device`` (default ``auto``: CUDA if visible, else the CPU). Per row:
 
 * MACs per image (mean), as the model counts them with mmengine's
   ``FlopAnalyzer``: AnchorNet, the classifier (``n`` patches x its cost at the
@@ -58,6 +58,8 @@ from mmfsod.classification.apis.early_exit_calibration import \
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import _paper_operating_point as paper_point  # noqa: E402
 
+from mmfsod.utils.device import add_device_arg, is_cuda, resolve_device  # noqa: E402
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -72,7 +74,8 @@ def parse_args(argv=None):
     parser.add_argument('--threads', type=int, default=None,
                         help='torch CPU threads (default: torch default; 2 with '
                         '--paper-operating-point)')
-    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    add_device_arg(parser, default=None, help='Default auto; cpu with '
+                   '--paper-operating-point (a CPU measurement).')
     parser.add_argument('--out', help='also write the table as JSON here')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='overrides applied to every config')
@@ -84,10 +87,13 @@ def parse_args(argv=None):
         if args.runs:
             parser.error('--paper-operating-point takes no CONFIG CKPT pairs, got '
                          f'{args.runs}')
-        if args.device != 'cpu':
+        if args.device not in (None, 'cpu'):
             parser.error('--paper-operating-point measures the CPU only')
+        args.device = 'cpu'
     elif not args.runs:
         parser.error('give CONFIG CKPT pairs (or --paper-operating-point)')
+    if args.device is None:
+        args.device = resolve_device('auto')
     if len(args.runs) % 2:
         parser.error(f'runs must be CONFIG CKPT pairs, got {len(args.runs)} values')
     if args.num_images < 1 or args.warmup < 0:
@@ -114,8 +120,8 @@ class ForwardTimer:
                          module.register_forward_hook(self._post)]
 
     def _sync(self):
-        if self.device == 'cuda':
-            torch.cuda.synchronize()
+        if is_cuda(self.device):
+            torch.cuda.synchronize(self.device)
 
     def _pre(self, module, args):
         self._sync()
@@ -253,8 +259,6 @@ def main(argv=None):
         return paper_point.run(args)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    if args.device == 'cuda' and not torch.cuda.is_available():
-        raise RuntimeError('--device cuda: no GPU is available')
     pairs = list(zip(args.runs[0::2], args.runs[1::2]))
     rows, image_lists = [], []
     for config, checkpoint in pairs:

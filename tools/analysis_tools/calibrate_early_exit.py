@@ -3,7 +3,7 @@
     python tools/analysis_tools/calibrate_early_exit.py CONFIG CKPT \\
         (--target-gmacs G | --max-top1-drop P) [--stages 1 [2 ...]] \\
         [--score max|margin] [--full CONFIG CKPT] [--rescale CONFIG CKPT] \\
-        [--num-images N] [--records FILE] [--out-dir DIR]
+        [--num-images N] [--records FILE] [--out-dir DIR] [--device auto]
 
 1. One pass of CONFIG's all-patch pipeline (its ``exit_cfg`` switched off)
    over the config's ``calibration_dataloader`` -- held-out training images,
@@ -40,6 +40,7 @@ from mmengine.config import Config, DictAction  # noqa: E402
 import mmfsod  # noqa: E402,F401  (compat: checkpoints on torch >= 2.6)
 from mmfsod.classification import early_exit  # noqa: E402
 from mmfsod.classification.apis import early_exit_calibration as calib  # noqa: E402
+from mmfsod.utils.device import add_device_arg  # noqa: E402
 
 
 def positive_int(text):
@@ -90,7 +91,7 @@ def parse_args(argv=None):
                         'optimize_for_inference without compiling, as '
                         'benchmark_patch_pipeline.py does, so that both count the '
                         'same MACs)')
-    parser.add_argument('--device', default='cpu')
+    add_device_arg(parser)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='overrides of CONFIG (and of --full / --rescale)')
     return parser.parse_args(argv)

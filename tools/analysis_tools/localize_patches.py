@@ -2,7 +2,7 @@
 
     python tools/analysis_tools/localize_patches.py CONFIG CHECKPOINT IMG_DIR \
         --out-dir DIR [--setting downstream|visualisation] [--draw N] \
-        [--out-file lsp_patches.jsonl] [--batch-size 1] [--device cpu] \
+        [--out-file lsp_patches.jsonl] [--batch-size 1] [--device auto] \
         [--cfg-options k=v ...]
 
 Writes ``DIR/<out-file>``: one LSP patch record (JSON line) per image found
@@ -22,6 +22,7 @@ from mmengine.config import DictAction  # noqa: E402
 
 from mmfsod.classification.apis import localize_folder  # noqa: E402
 from mmfsod.classification.lsp import LSP_SETTINGS  # noqa: E402
+from mmfsod.utils.device import add_device_arg  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -41,7 +42,7 @@ def parse_args(argv=None):
     parser.add_argument('--batch-size', type=int, default=1,
                         help='images per forward pass; >1 needs one input size '
                         '(a resizing test pipeline)')
-    parser.add_argument('--device', default='cpu', help='e.g. cpu or cuda:0')
+    add_device_arg(parser)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value pairs')
     return parser.parse_args(argv)

@@ -1,7 +1,7 @@
 """Training losses of a query-support detector on the pairs of one class group.
 
     python tools/analysis_tools/pair_loss.py CONFIG CKPT [CKPT ...] \
-        [--group NOVEL_CLASSES] [--num-items 40] [--batch-size 2]
+        [--group NOVEL_CLASSES] [--num-items 40] [--batch-size 2] [--device auto]
 
 For every checkpoint, the same items of the config's training set (a
 :class:`QuerySupportDataset`, whose items are seeded) whose positive class is
@@ -26,6 +26,7 @@ from mmengine.runner import load_checkpoint  # noqa: E402
 from mmengine.utils import ProgressBar  # noqa: E402
 
 from mmfsod.detection.datasets.class_splits import resolve_classes  # noqa: E402
+from mmfsod.utils.device import add_device_arg  # noqa: E402
 from mmfsod.utils.tools import load_config  # noqa: E402
 
 
@@ -40,6 +41,7 @@ def parse_args(argv=None):
                         help='pairs of the group to average over')
     parser.add_argument('--batch-size', type=int, default=2)
     parser.add_argument('--seed', type=int, default=0, help='seed of the samplers')
+    add_device_arg(parser)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(argv)
 
@@ -79,7 +81,7 @@ def main(argv=None):
     for ckpt in args.checkpoints:
         model = MODELS.build(cfg.model)
         load_checkpoint(model, ckpt, map_location='cpu', logger='current')
-        model.train()
+        model.to(args.device).train()
         torch.manual_seed(args.seed)
         sums, count = {}, 0
         bar = ProgressBar(len(items))

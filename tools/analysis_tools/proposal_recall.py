@@ -4,7 +4,7 @@ IoU >= the threshold (the first stage's ceiling on what the box head can
 find).
 
     python tools/analysis_tools/proposal_recall.py CONFIG CHECKPOINT \\
-        [--num-proposals 100 300] [--iou 0.5] [--groups-from-metric] [--cfg-options ...]
+        [--num-proposals 100 300] [--iou 0.5] [--device auto] [--cfg-options ...]
 
 CONFIG's test set is read through its test pipeline; the groups are the
 ``class_groups`` of its ``test_evaluator`` (FewShotCocoMetric), or all
@@ -21,11 +21,14 @@ sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
 def parse_args(argv=None):
     from mmengine.config import DictAction
+
+    from mmfsod.utils.device import add_device_arg
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('--num-proposals', nargs='+', type=int, default=[100, 300])
     parser.add_argument('--iou', type=float, default=0.5)
+    add_device_arg(parser)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(argv)
 
@@ -41,7 +44,7 @@ def main(argv=None) -> dict:
     from mmfsod.utils.tools import load_config
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
-    model = init_detector(cfg, args.checkpoint, device='cpu')
+    model = init_detector(cfg, args.checkpoint, device=args.device)
     if not hasattr(model, 'rpn_head') or model.with_rpn is False:
         raise SystemExit(f'error: {args.config}: the model has no RPN')
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
@@ -67,7 +70,7 @@ def main(argv=None) -> dict:
             if len(gt) == 0:
                 continue
             ious = bbox_overlaps(gt.bboxes, props.bboxes) if len(props) else \
-                torch.zeros(len(gt), 0)
+                torch.zeros(len(gt), 0, device=gt.bboxes.device)
             for j, label in enumerate(gt.labels.tolist()):
                 name = classes[label]
                 for g, names in groups.items():

@@ -21,6 +21,7 @@ from mmengine.runner.checkpoint import load_checkpoint
 from mmengine.utils import ProgressBar
 
 from ...compat.atomic import atomic_open
+from ...utils.device import resolve_device
 from .. import early_exit
 
 CALIBRATION_KEY = 'calibration_dataloader'
@@ -28,10 +29,13 @@ CALIBRATION_KEY = 'calibration_dataloader'
 
 def load_patch_classifier(config: str, checkpoint: str,
                           cfg_options: Optional[dict] = None,
-                          device: str = 'cpu') -> Tuple[torch.nn.Module, Config]:
+                          device: str = 'auto') -> Tuple[torch.nn.Module, Config]:
     """The config's ``PatchClassifier`` (the top-level ``data_preprocessor``
     merged as the Runner does) with ``checkpoint`` loaded (``'none'`` keeps
-    the initial weights), in eval mode, and the config."""
+    the initial weights; a checkpoint saved on any device is read to the
+    CPU first), on ``device`` (:func:`~mmfsod.utils.device.resolve_device`:
+    ``'auto'``, ``'cpu'``, ``'cuda[:N]'``), in eval mode, and the config."""
+    device = resolve_device(device, 'device')
     if not osp.isfile(config):
         raise FileNotFoundError(f'config {config!r} does not exist')
     cfg = Config.fromfile(config)
@@ -85,12 +89,15 @@ def describe_split(loader_cfg: dict) -> str:
 
 
 def record_split(model, loader_cfg: dict, num_images: Optional[int] = None,
-                 device: str = 'cpu') -> List[dict]:
+                 device: Optional[str] = None) -> List[dict]:
     """Predict every image of the split with ``model`` (its own exit
     setting: give the all-patch pipeline, ``exit_cfg=None``, for the stage
-    table); one record per image: ``patch_scores`` (list of per-patch
-    softmaxes), ``label``, ``localizer_macs``, ``patch_macs`` (one patch),
-    ``classifier_macs``, ``branch``, ``img_path``."""
+    table) on ``device`` (``None``: the model's); one record per image:
+    ``patch_scores`` (list of per-patch softmaxes), ``label``,
+    ``localizer_macs``, ``patch_macs`` (one patch), ``classifier_macs``,
+    ``branch``, ``img_path``."""
+    device = next(model.parameters()).device if device is None else \
+        resolve_device(device, 'device')
     loader_cfg = dict(loader_cfg)
     if num_images is not None:
         loader_cfg['dataset'] = dict(loader_cfg['dataset'], indices=int(num_images))

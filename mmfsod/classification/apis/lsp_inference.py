@@ -15,6 +15,7 @@ from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import DefaultScope
 from mmengine.utils import ProgressBar, scandir
 
+from ...utils.device import resolve_device
 from ..engine.lsp_recorder import LSPRecorder, Setting, write_lsp_records
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff',
@@ -42,7 +43,9 @@ class LSPInferencer:
         checkpoint (str, optional): weights; None keeps the initialization.
         setting (str | dict): LSP setting, ``'downstream'`` (default),
             ``'visualisation'`` or a per-branch dict.
-        device (str): e.g. ``'cpu'`` or ``'cuda:0'``.
+        device (str): ``'auto'`` (default: CUDA if visible, else CPU),
+            ``'cpu'``, ``'cuda'`` or ``'cuda:N'``
+            (:func:`~mmfsod.utils.device.resolve_device`).
         cfg_options (dict, optional): overrides merged into the config.
 
     Example:
@@ -52,9 +55,10 @@ class LSPInferencer:
     """
 
     def __init__(self, config: Union[str, Config], checkpoint: Optional[str] = None,
-                 setting: Setting = 'downstream', device: str = 'cpu',
+                 setting: Setting = 'downstream', device: str = 'auto',
                  cfg_options: Optional[dict] = None) -> None:
         from mmpretrain.apis import init_model  # heavy: imported on use
+        device = resolve_device(device, 'device')
         if isinstance(config, str):
             if not osp.isfile(config):
                 raise FileNotFoundError(f'config file {config!r} does not exist')
@@ -115,7 +119,7 @@ class LSPInferencer:
 def localize_folder(config: Union[str, Config], checkpoint: Optional[str],
                     img_dir: str, out_file: str, setting: Setting = 'downstream',
                     draw: int = 0, draw_dir: Optional[str] = None,
-                    batch_size: int = 1, device: str = 'cpu',
+                    batch_size: int = 1, device: str = 'auto',
                     cfg_options: Optional[dict] = None) -> List[dict]:
     """Run AnchorNet + LSP on every image under ``img_dir`` and write one
     record per image to ``out_file`` (JSON lines, sorted file order).
