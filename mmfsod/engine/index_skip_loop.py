@@ -176,8 +176,9 @@ class IndexSkipIterBasedTrainLoop(IterBasedTrainLoop):
     skips the batches already trained at the index level: resuming at
     iteration ``n`` iterates the batch sampler ``n`` batches (per rank;
     indices only, e.g. ``get_data_info`` for ``AspectRatioBatchSampler``)
-    and loads no item of them. Training and a run without resume are those
-    of mmengine's loop, bit for bit.
+    and loads no item of them. Otherwise it trains as mmengine's loop (a run
+    without resume draws the same random numbers; the dataloader iterator
+    is only created at the first batch, not when the loop is built).
 
     Exactness (the resumed run is the uninterrupted one, with
     :class:`~mmfsod.engine.RandomStateHook` restoring the random states):

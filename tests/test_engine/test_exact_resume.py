@@ -2,6 +2,7 @@
 resumed ends bit-identical to the uninterrupted run, for the GCN-FSOD,
 AnchorNet and patch fine-tuning configs (in-process runners, CPU), and
 the random states themselves round-trip."""
+import glob
 import json
 import os.path as osp
 import random
@@ -104,6 +105,25 @@ def test_gcn_fsod_resume_across_a_pass_is_bit_exact(fsod_toy_root, tmp_path, mon
                'custom_hooks': [], 'val_cfg': None, 'val_dataloader': None,
                'val_evaluator': None}
     assert check_resume(config, tmp_path, options, 'iter_1.pth', 'iter_3.pth') == 0
+
+
+def test_gcn_fsod_resume_with_a_worker_skips_indices(fsod_toy_root, tmp_path, monkeypatch):
+    """A persistent dataloader worker, across a pass: the resume skips the
+    trained batches at the index level (QuerySupportDataset keys its draws)
+    and the worker prefetches from the first new batch on."""
+    monkeypatch.setenv('MMFSOD_TEST_FSOD_ROOT', fsod_toy_root)
+    config = osp.join(CONFIGS, 'gcn_fsod_tiny_base-training.py')
+    options = {'default_hooks.checkpoint.interval': 1,
+               'default_hooks.checkpoint.max_keep_ckpts': -1,
+               'train_dataloader.dataset.dataset.indices': 3,
+               'train_dataloader.num_workers': 1,
+               'train_dataloader.persistent_workers': True,
+               'custom_hooks': [], 'val_cfg': None, 'val_dataloader': None,
+               'val_evaluator': None}
+    assert check_resume(config, tmp_path, options, 'iter_1.pth', 'iter_3.pth') == 0
+    logs = glob.glob(str(tmp_path / 'resumed' / '*' / '*.log'))
+    with open(logs[0]) as f:
+        assert 'skipped the 1 trained batches at the index level' in f.read()
 
 
 def test_anchornet_resume_is_bit_exact(clutter_root, tmp_path, monkeypatch):

@@ -238,3 +238,25 @@ def test_checkpoint_due_follows_the_checkpoint_hook(tmp_path):
         runner, runner.train_dataloader)
     runner.train_loop.dynamic_intervals = [2]
     assert [it for it in range(7) if due(it)] == [1, 2, 3, 5, 6]
+
+
+def test_skip_batches_is_per_rank(monkeypatch):
+    """Each rank's sampler slices the one stream: the skip of a rank gives
+    the batch that rank's uninterrupted stream gives after n batches."""
+    import mmengine.dataset.sampler as mmengine_sampler
+    from mmengine.dataset import InfiniteSampler
+    dataset = GeneratorDataset(size=9)
+    firsts = []
+    for rank in (0, 1):
+        monkeypatch.setattr(mmengine_sampler, 'get_dist_info', lambda: (rank, 2))
+
+        def loader():
+            sampler = InfiniteSampler(dataset, shuffle=True, seed=3)
+            return torch.utils.data.DataLoader(
+                dataset, batch_sampler=AspectRatioBatchSampler(sampler, batch_size=2))
+        stream = iter(loader().batch_sampler)
+        expected = [next(stream) for _ in range(8)]
+        batches, epoch = skip_batches(loader(), 7)
+        assert epoch == 0 and next(batches) == expected[7]
+        firsts.append(expected[0])
+    assert firsts[0] != firsts[1]  # the ranks take other indices
