@@ -10,8 +10,10 @@ passes through and the dataset's ``__getitem__`` / ``get_data_info`` read.
 
 The pass of an index is a pure function of its place in the sampler's
 stream, so it is the same whatever the number of workers or ranks, and a run
-resumed by replaying the stream (mmengine's iteration-based loop) reaches the
-same passes with nothing saved beside the checkpoint.
+resumed by replaying the stream of indices
+(:class:`~mmfsod.engine.IndexSkipIterBasedTrainLoop`, which loads no item of
+the skipped batches, or mmengine's loop, which loads them) reaches the same
+passes with nothing saved beside the checkpoint.
 """
 from typing import Iterator, Sized, Tuple
 
