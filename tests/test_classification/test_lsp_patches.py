@@ -234,3 +234,66 @@ def test_ann_file_glob_takes_the_newest_run(records):
     assert len(ds) == 4  # the 20260102 file
     with pytest.raises(FileNotFoundError, match='no file matches'):
         build_dataset(str(root / 'none*' / 'lsp.jsonl'))
+
+
+def eager_infos(lines, max_patches=None):
+    """The data infos as the dataset built them before the columns: one dict
+    per patch, made while reading (the reference for the lazy table)."""
+    infos = []
+    for line_no, record in enumerate(lines, 1):
+        H, W = record['input_size']
+        for j, patch in enumerate(record['patches'][:max_patches]):
+            x1, y1, x2, y2 = patch['box']
+            infos.append(dict(img_path=record['img_path'], gt_label=record['gt_label'],
+                              patch_box=[x1, y1, x2, y2], input_size=(H, W),
+                              patch_size=(y2 - y1, x2 - x1), branch=record.get('branch'),
+                              image_idx=record.get('sample_idx', line_no - 1), patch_idx=j,
+                              activation=patch.get('activation')))
+    return infos
+
+
+def test_lazy_columns_give_the_eager_data_infos(tmp_path):
+    """Random records (no sample_idx / branch / activation on some, empty
+    patch lists, large boxes): every item, max_patches, the `indices` subsets
+    and the labels are those of the dict-per-patch form."""
+    rng = np.random.default_rng(0)
+    lines = []
+    for i in range(40):
+        H, W = (int(v) for v in rng.integers(40, 40000, 2))
+        patches = []
+        for _ in range(int(rng.integers(0, 6))):
+            x1, y1 = int(rng.integers(0, W - 1)), int(rng.integers(0, H - 1))
+            patch = dict(box=[x1, y1, int(rng.integers(x1 + 1, W + 1)),
+                              int(rng.integers(y1 + 1, H + 1))])
+            if rng.random() < 0.8:
+                patch['activation'] = float(rng.normal())
+            patches.append(patch)
+        record = dict(img_path=f'dir/é{i}.jpg', input_size=[H, W],
+                      gt_label=int(rng.integers(0, 7)), patches=patches)
+        if i % 3:
+            record['sample_idx'] = 1000 + i
+        if i % 4:
+            record['branch'] = ['B63', 'B95', 'B111'][i % 3]
+        lines.append(record)
+    ann = write_jsonl(tmp_path / 'lazy.jsonl', lines)
+    for max_patches in (None, 2):
+        ds = build_dataset(ann, max_patches=max_patches, serialize_data=True)
+        expect = eager_infos(lines, max_patches)
+        assert len(ds) == len(expect) > 0
+        for idx, info in enumerate(expect):
+            assert ds.get_data_info(idx) == dict(info, sample_idx=idx)
+        assert ds.get_data_info(-1) == dict(expect[-1], sample_idx=len(expect) - 1)
+        assert ds.get_gt_labels().tolist() == [e['gt_label'] for e in expect]
+        assert ds.get_gt_labels().dtype == np.int64
+    expect = eager_infos(lines)
+    for indices, picked in ((5, expect[:5]), (-3, expect[-3:]),
+                            ([7, 2, 2, 30], [expect[k] for k in (7, 2, 2, 30)])):
+        sub = build_dataset(ann, indices=indices)
+        assert [sub.get_data_info(i) for i in range(len(sub))] == \
+            [dict(e, sample_idx=i) for i, e in enumerate(picked)]
+    full = build_dataset(ann)
+    half = full.get_subset(list(range(0, len(full), 2)))
+    assert [half.get_data_info(i)['patch_box'] for i in range(len(half))] == \
+        [e['patch_box'] for e in expect[::2]]
+    with pytest.raises(ValueError, match=r'lazy.jsonl, line 1: sample_idx must be an int'):
+        build_dataset(write_jsonl(tmp_path / 'lazy.jsonl', [dict(lines[1], sample_idx='a')]))

@@ -14,12 +14,19 @@ per image (the *LSP patch record*)::
 
 ``box`` is half-open, in pixels of the network input (``0..W``, ``0..H``),
 and the patches come in LSP selection order (descending activation).
+
+The ImageNet training split gives ~17 M patches: they are held as numpy
+columns (:class:`~mmfsod.classification.datasets.patch_table.PatchTable`,
+about 22 bytes a patch) and each item's dict is built when it is asked for,
+instead of a Python dict per patch (~1 kB each, ~15 GB per rank).
 """
 import glob
 import json
 import os.path as osp
 from collections import defaultdict
-from typing import Dict, Iterator, List, Optional, Tuple, Union
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
 
 from mmengine.logging import print_log
 from mmpretrain.datasets import BaseDataset
@@ -27,6 +34,7 @@ from mmpretrain.registry import DATA_SAMPLERS, DATASETS
 from torch.utils.data import BatchSampler, Sampler
 
 from mmfsod.utils.bad_images import SkipBadImagesMixin
+from .patch_table import PatchTable, PatchTableBuilder
 
 RECORD_KEYS = ('img_path', 'input_size', 'gt_label', 'patches')
 
@@ -62,6 +70,9 @@ class LSPPatchDataset(SkipBadImagesMixin, BaseDataset):
         data_prefix (str | dict): prefix joined to *relative* ``img_path``
             values; ``''`` (default) uses them as written (they are the paths
             of the localizer's data samples).
+        serialize_data: not used: the patches are numpy columns already,
+            shared by forked workers (mmengine's serialisation would build
+            every item's dict first).
         skip_bad_images (bool): replace an item whose image is missing or
             corrupt by the next one, counted and logged
             (:class:`~mmfsod.utils.bad_images.SkipBadImagesMixin`); by
@@ -86,6 +97,7 @@ class LSPPatchDataset(SkipBadImagesMixin, BaseDataset):
             raise ValueError(f'LSPPatchDataset: max_patches must be None or an int '
                              f'>= 1, got {max_patches!r}')
         self.max_patches = max_patches
+        kwargs['serialize_data'] = False
         super().__init__(ann_file=ann_file, data_root=data_root,
                          data_prefix=data_prefix, **kwargs)
 
@@ -109,7 +121,7 @@ class LSPPatchDataset(SkipBadImagesMixin, BaseDataset):
                   logger='current')
         return matches[-1]
 
-    def load_data_list(self) -> List[dict]:
+    def load_data_list(self) -> PatchTable:
         self.ann_file = self._resolve_ann_file()
         if not osp.isfile(self.ann_file):
             raise FileNotFoundError(
@@ -119,7 +131,7 @@ class LSPPatchDataset(SkipBadImagesMixin, BaseDataset):
                 'test_dataloader.dataset.split=train)')
         num_classes = len(self.CLASSES) if self.CLASSES is not None else None
         prefix = self.data_prefix.get('img_path', '') or ''
-        data_list = []
+        table = PatchTableBuilder()
         with open(self.ann_file, encoding='utf-8') as f:
             for line_no, line in enumerate(f, 1):
                 if not line.strip():
@@ -128,12 +140,12 @@ class LSPPatchDataset(SkipBadImagesMixin, BaseDataset):
                     record = json.loads(line)
                 except json.JSONDecodeError as err:
                     raise self._error(line_no, f'not valid JSON ({err})') from None
-                data_list.extend(self._parse_record(record, line_no, prefix,
-                                                    num_classes))
-        return data_list
+                self._parse_record(record, line_no, prefix, num_classes, table)
+        return table.build()
 
     def _parse_record(self, record, line_no: int, prefix: str,
-                      num_classes: Optional[int]) -> List[dict]:
+                      num_classes: Optional[int], table: PatchTableBuilder) -> None:
+        """Check one record and add its image and patches to ``table``."""
         if not isinstance(record, dict):
             raise self._error(line_no, f'a record must be a JSON object, got '
                               f'{type(record).__name__}')
@@ -163,7 +175,12 @@ class LSPPatchDataset(SkipBadImagesMixin, BaseDataset):
         if prefix and not osp.isabs(img_path):
             img_path = osp.join(prefix, img_path)
         image_idx = record.get('sample_idx', line_no - 1)
-        items = []
+        if not _is_int(image_idx):
+            raise self._error(line_no, f'sample_idx must be an int, got {image_idx!r}')
+        branch = record.get('branch')
+        if branch is not None and not isinstance(branch, str):
+            raise self._error(line_no, f'branch must be a string, got {branch!r}')
+        table.add_image(img_path, int(label), (H, W), branch, image_idx)
         for j, patch in enumerate(patches[:self.max_patches]):
             if not isinstance(patch, dict) or 'box' not in patch:
                 raise self._error(line_no, f'patch {j} has no "box"')
@@ -176,12 +193,36 @@ class LSPPatchDataset(SkipBadImagesMixin, BaseDataset):
             if not (0 <= x1 < x2 <= W and 0 <= y1 < y2 <= H):
                 raise self._error(line_no, f'patch {j}: box {box} is empty or outside '
                                   f'the {H}x{W} network input (input_size)')
-            items.append(dict(img_path=img_path, gt_label=int(label),
-                              patch_box=[x1, y1, x2, y2], input_size=(H, W),
-                              patch_size=(y2 - y1, x2 - x1),
-                              branch=record.get('branch'), image_idx=image_idx,
-                              patch_idx=j, activation=patch.get('activation')))
-        return items
+            activation = patch.get('activation')
+            if activation is not None and (isinstance(activation, bool)
+                                           or not isinstance(activation, (int, float))):
+                raise self._error(line_no, f'patch {j}: activation must be a number, '
+                                  f'got {activation!r}')
+            table.add_patch(j, box, activation)
+
+    def get_data_info(self, idx: int) -> dict:
+        """The patch's data info (built from the columns; no copy needed)."""
+        if not isinstance(self.data_list, PatchTable):
+            return super().get_data_info(idx)
+        info = self.data_list[idx]
+        info['sample_idx'] = idx if idx >= 0 else len(self) + idx
+        return info
+
+    def _get_unserialized_subset(self, indices: Union[int, Sequence[int]]):
+        """``indices`` (mmengine's dataset argument) as a smaller table."""
+        if not isinstance(self.data_list, PatchTable):
+            return super()._get_unserialized_subset(indices)
+        if isinstance(indices, int):
+            return self.data_list[:indices] if indices >= 0 else self.data_list[indices:]
+        return self.data_list.take(indices)
+
+    def get_gt_labels(self) -> np.ndarray:
+        """The label of every patch (int64), without building the items."""
+        if not self._fully_initialized:
+            self.full_init()
+        if isinstance(self.data_list, PatchTable):
+            return self.data_list.gt_labels()
+        return super().get_gt_labels()
 
 
 @DATA_SAMPLERS.register_module()
