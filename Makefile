@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 export VENV
 
-.PHONY: setup demo demo-anchornet anchornet-seeds test help toy-fsod-splits toy-fsod-data faster-rcnn-demo demo-combos tfa-comparison
+.PHONY: setup demo demo-anchornet anchornet-seeds test help toy-fsod-splits toy-fsod-data faster-rcnn-demo demo-combos tfa-comparison paper-scale-check
 
 help:
 	@sed -n '2,7p' Makefile
@@ -147,3 +147,13 @@ faster-rcnn-demo: setup
 
 test: setup
 	$(PYTHON) -m pytest tests $(PYTEST_ARGS)
+
+# The paper configs (GCN-FSOD and TFA on COCO, AnchorNet + LSP and the
+# ResNet-50 patch classifier on ImageNet) for a few iterations on generated
+# paper-size data with random weights: s/it, peak memory, test s/image and the
+# schedules' projected GPU-hours (tools/analysis_tools/README.md). E.g.
+#   make paper-scale-check PAPER_SCALE_ARGS="--device cuda --iters 5"
+# Its pytest check is marked slow: make test PYTEST_ARGS="-m slow".
+PAPER_SCALE_ARGS ?=
+paper-scale-check: setup
+	$(PYTHON) tools/analysis_tools/paper_scale_check.py $(PAPER_SCALE_ARGS)
