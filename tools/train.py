@@ -51,7 +51,7 @@ def main(argv=None):
                            '`auto_scale_lr = dict(base_batch_size=...)` in the config')
         cfg.auto_scale_lr.enable = True
     # the config's total batch on N processes (mmfsod/utils/total_batch.py)
-    batch_note = apply_total_batch(cfg, args.config)
+    batch_note = apply_total_batch(cfg, args.config, cfg_options=args.cfg_options)
     apply_resume(cfg, args.resume)
 
     runner = build_runner(cfg)

@@ -21,6 +21,11 @@ with ``GPUS=N``):
   mmengine's ``Runner.scale_lr`` multiplies the lr by total / base_batch_size
   (the iterations / epochs stay the config's).
 
+A batch per process given on the command line
+(``--cfg-options train_dataloader.batch_size=B``) is the user's choice and
+wins over the kept total batch: the run has N x B, with the config's lr
+(or the lr scaled with ``--auto-scale-lr``), and the log line says so.
+
 Configs without ``keep_total_batch`` (the toy and test configs, which inherit
 the paper schedules' ``base_batch_size``, and users' configs) keep the batch
 per process they state, as before. Every training run logs one line, e.g.
@@ -37,7 +42,7 @@ class BatchPlan(NamedTuple):
     """How one training run batches: ``per_gpu`` items per process and
     iteration, ``total`` = processes x ``per_gpu`` x accumulation,
     ``lr_factor`` what mmengine multiplies the lr by, ``mode`` one of
-    ``'kept'``, ``'scaled'``, ``'config'``."""
+    ``'kept'``, ``'scaled'``, ``'config'``, ``'command line'``."""
     per_gpu: int
     total: int
     lr_factor: float
@@ -51,7 +56,7 @@ def _divisors(n: int) -> str:
 
 def plan_batch(total: Optional[int], per_gpu: int, world: int, scale_lr: bool,
                keep_total: bool, accumulate: int = 1,
-               where: str = 'config') -> BatchPlan:
+               where: str = 'config', per_gpu_given: bool = False) -> BatchPlan:
     """The batch per process of a run of ``world`` processes.
 
     Args:
@@ -63,6 +68,8 @@ def plan_batch(total: Optional[int], per_gpu: int, world: int, scale_lr: bool,
         keep_total: the config's ``auto_scale_lr.keep_total_batch``.
         accumulate: ``optim_wrapper.accumulative_counts``.
         where: the config's path, for the error.
+        per_gpu_given: ``per_gpu`` was set on the command line: it is kept
+            (the total batch is not), unless the lr is scaled.
 
     Raises:
         ValueError: the total batch is kept and does not divide among
@@ -84,8 +91,9 @@ def plan_batch(total: Optional[int], per_gpu: int, world: int, scale_lr: bool,
         # leaves gradient accumulation out of the ratio)
         return BatchPlan(per_gpu, world * per_gpu * accumulate,
                          world * per_gpu / total, 'scaled')
-    if not keep_total:
-        return BatchPlan(per_gpu, world * per_gpu * accumulate, 1.0, 'config')
+    if not keep_total or per_gpu_given:
+        return BatchPlan(per_gpu, world * per_gpu * accumulate, 1.0,
+                         'command line' if keep_total else 'config')
     if total % (world * accumulate):
         acc = f' x {accumulate} accumulated' if accumulate > 1 else ''
         raise ValueError(
@@ -125,7 +133,10 @@ def describe(cfg: Config, plan: BatchPlan, world: int) -> str:
     base = asl.get('base_batch_size')
     why = {'kept': "kept: the config's total batch",
            'scaled': f"--auto-scale-lr: the config's {plan.per_gpu} per process",
-           'config': "the config's batch per process"}[plan.mode]
+           'config': "the config's batch per process",
+           'command line': (f'train_dataloader.batch_size from the command line; the '
+                            f"config's total batch {base} is not kept and its lr is not "
+                            'scaled (add --auto-scale-lr to scale it)')}[plan.mode]
     text = f'total batch {plan.total} = {procs} x {plan.per_gpu}{acc_text} ({why})'
     lr = cfg.get('optim_wrapper', {}).get('optimizer', {}).get('lr')
     if lr is not None:
@@ -142,7 +153,8 @@ def describe(cfg: Config, plan: BatchPlan, world: int) -> str:
     return text
 
 
-def config_plan(cfg: Config, where: str = 'config', world: int = 1) -> BatchPlan:
+def config_plan(cfg: Config, where: str = 'config', world: int = 1,
+                per_gpu_given: bool = False) -> BatchPlan:
     """:func:`plan_batch` for a config run on ``world`` processes;
     ``--auto-scale-lr`` is read from ``cfg.auto_scale_lr.enable``."""
     loader = cfg.get('train_dataloader')
@@ -153,17 +165,20 @@ def config_plan(cfg: Config, where: str = 'config', world: int = 1) -> BatchPlan
                       scale_lr=bool(asl.get('enable', False)),
                       keep_total=bool(asl.get('keep_total_batch', False)),
                       accumulate=cfg.get('optim_wrapper', {}).get('accumulative_counts', 1),
-                      where=where)
+                      where=where, per_gpu_given=per_gpu_given)
 
 
 def apply_total_batch(cfg: Config, where: str = 'config',
-                      world: Optional[int] = None) -> str:
+                      world: Optional[int] = None,
+                      cfg_options: Optional[dict] = None) -> str:
     """Set ``cfg.train_dataloader.batch_size`` for a run of ``world``
     processes (default: from the launcher's environment) by the rule of this
-    module. Call it before the runner builds the dataloaders. Returns the
-    log line."""
+    module. Call it before the runner builds the dataloaders. ``cfg_options``
+    (``--cfg-options``) tells whether the batch per process was given on the
+    command line. Returns the log line."""
     if world is None:
         world = world_size_from_env(cfg.get('launcher', 'none'))
-    plan = config_plan(cfg, where, world)
+    given = 'train_dataloader.batch_size' in (cfg_options or {})
+    plan = config_plan(cfg, where, world, per_gpu_given=given)
     cfg.train_dataloader.batch_size = plan.per_gpu
     return describe(cfg, plan, world)

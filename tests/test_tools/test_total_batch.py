@@ -164,6 +164,30 @@ def test_plan_batch_rules():
         plan_batch(8, 2, 0, False, True, where='my.py')
 
 
+def test_batch_per_gpu_from_the_command_line_wins():
+    """``--cfg-options train_dataloader.batch_size=B`` is the user's choice:
+    kept on N processes (total N x B, the config's lr), and the log says
+    that the config's total batch is not kept; --auto-scale-lr scales the lr
+    from there."""
+    cfg = load(GCN + 'gcn-fsod_r50_c4_4xb2_coco_base-training.py')
+    cfg.train_dataloader.batch_size = 3
+    note = apply_total_batch(cfg, 'c.py', world=4,
+                             cfg_options={'train_dataloader.batch_size': 3})
+    assert cfg.train_dataloader.batch_size == 3
+    assert note.startswith('total batch 12 = 4 processes x 3 (train_dataloader.batch_size '
+                           "from the command line; the config's total batch 8 is not kept")
+    assert 'lr 0.002;' in note
+    cfg = load(GCN + 'gcn-fsod_r50_c4_4xb2_coco_base-training.py')
+    cfg.train_dataloader.batch_size = 3
+    cfg.auto_scale_lr.enable = True
+    plan = config_plan(cfg, 'c.py', 4, per_gpu_given=True)
+    assert (plan.per_gpu, plan.total, plan.lr_factor, plan.mode) == (3, 12, 12 / 8, 'scaled')
+    # another override leaves the kept total alone
+    cfg = load(GCN + 'gcn-fsod_r50_c4_4xb2_coco_base-training.py')
+    apply_total_batch(cfg, 'c.py', world=4, cfg_options={'train_cfg.max_iters': 10})
+    assert cfg.train_dataloader.batch_size == 2
+
+
 def test_toy_and_test_configs_keep_their_batch():
     """The toy configs inherit the paper schedules' base_batch_size, but not
     keep_total_batch: their batch per process is unchanged on 2 processes."""
