@@ -30,7 +30,9 @@ iterations after the first; with one iteration that one, warm-up included,
 marked ``*``), peak memory (CUDA: ``torch.cuda.max_memory_allocated``; CPU:
 the process's peak resident set, ``ru_maxrss``, dataloader workers not
 included), test seconds per image (after the first batch where there are
-several) and the projected device-hours of the paper's schedule at the
+several; a GCN-FSOD test computes its support templates' features, once per
+test set, before the first image: counted in the setup time) and the
+projected device-hours of the paper's schedule at the
 measured speed: training ``iterations x s/it x GPUs / 3600`` (iterations of
 an epoch-based schedule: ``epochs x ceil(items / (batch x GPUs))``), test
 ``images x s/img / 3600``. On a CPU these hours are CPU hours of that machine.
@@ -278,7 +280,14 @@ def make_measure_hook(result: dict, iters: int):
                 raise _Stop()
 
         def before_test_epoch(self, runner):
+            start = self._mark()
+            model = getattr(runner.model, 'module', runner.model)
+            if hasattr(model, '_class_feats'):
+                # GCN-FSOD: the support templates' features (computed once per
+                # test set, cached) apart from the per-image time
+                model._class_feats()
             self.last = self._mark()
+            result['template_s'] = self.last - start
             result['setup_s'] = self.last - result['t0']
 
         def after_test_iter(self, runner, batch_idx, data_batch=None, outputs=None):
@@ -396,7 +405,7 @@ def make_checkpoint(key: str, args) -> None:
 # the parent: rows in subprocesses, the table
 # --------------------------------------------------------------------------
 def _subprocess(payload: dict, args, log_file: str) -> tuple:
-    env = dict(os.environ)
+    env = dict(os.environ, PYTHONUNBUFFERED='1')  # the row's log as it goes
     if args.device == 'cpu':
         env['CUDA_VISIBLE_DEVICES'] = ''
     cmd = [sys.executable, osp.abspath(__file__), '--child', json.dumps(payload),
@@ -449,6 +458,10 @@ def _fmt_result(row: dict, res: dict) -> dict:
         if row.get('test_items'):
             items = row['test_items']
             cells['proj. h'] = f'{items * s_img / 3600:,.1f} ({items:,} img)'
+    if res.get('setup_s') is not None:
+        cells['setup s'] = f'{res["setup_s"]:.0f}'
+        if res.get('template_s', 0) >= 0.5:
+            cells['setup s'] += f' (templates {res["template_s"]:.0f})'
     if res.get('peak_bytes'):
         cells['peak GiB'] = f'{res["peak_bytes"] / 2 ** 30:.2f}'
     if res.get('batch_seen'):
@@ -459,17 +472,22 @@ def _fmt_result(row: dict, res: dict) -> dict:
 
 
 def print_table(cells: list, device: str, args) -> None:
-    cols = ['row', 'batch/GPU', 's/it', 'test s/img', 'peak GiB', 'proj. h', 'wall s', 'status']
+    cols = ['row', 'batch/GPU', 's/it', 'test s/img', 'peak GiB', 'proj. h', 'setup s',
+            'wall s', 'status']
     widths = {c: max(len(c), *(len(str(r.get(c, '-'))) for r in cells)) for c in cols}
     print(f'\n== paper-scale check on {device}, {args.iters} training iteration(s), '
           f'{args.test_images} test image(s); threads {args.threads or "torch default"}')
     print('s/it: data wait + step, mean after the first iteration (* = the only one, '
           'warm-up included); test s/img after the first batch (* = one batch only);')
     print('peak: CUDA max_memory_allocated / CPU peak RSS of the row\'s process; proj. h = '
-          'iterations x s/it x GPUs / 3600 (training), images x s/img / 3600 (test)')
+          'iterations x s/it x GPUs / 3600 (training), images x s/img / 3600 (test);')
+    print('setup s: process start to the first iteration (model, checkpoint, dataset, '
+          'GCN-FSOD support templates\' features); wall s: the whole row')
     print('  '.join(c.ljust(widths[c]) for c in cols))
     for r in cells:
         print('  '.join(str(r.get(c, '-')).ljust(widths[c]) for c in cols))
+    total = sum(float(r.get('wall s', 0)) for r in cells)
+    print(f'total wall time of the rows: {total:.0f} s ({total / 60:.1f} min)')
 
 
 def main(argv=None) -> int:
