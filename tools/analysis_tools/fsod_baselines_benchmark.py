@@ -41,7 +41,8 @@ METHODS = {
         base=osp.join(TFA, 'tfa_r18_fpn_toy_base-training.py'),
         ft=osp.join(TFA, 'tfa-cos_r18_fpn_toy_10shot-fine-tuning.py'),
         surgery='randinit',
-        seed_keys=['train_dataloader.dataset.few_shot_ann.seed']),
+        seed_keys=['train_dataloader.dataset.dataset.few_shot_ann.seed',
+                   'train_dataloader.dataset.seed']),
     'gcn-fsod': dict(
         base=osp.join(GCN, 'gcn-fsod_r18_c4_toy_base-training.py'),
         ft=osp.join(GCN, 'gcn-fsod_r18_c4_toy_10shot-fine-tuning.py'),

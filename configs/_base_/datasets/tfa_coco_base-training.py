@@ -10,18 +10,24 @@ train_dataloader = dict(
     num_workers=4,
     pin_memory=True,
     persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
+    # (pass, index) to the dataset, whose random transforms are drawn from
+    # (seed, pass, index): a resume skips the trained batches' indices and
+    # loads none of them (IndexSkipIterBasedTrainLoop), exactly
+    sampler=dict(type='PassInfiniteSampler', shuffle=True),
     batch_sampler=dict(type='AspectRatioBatchSampler'),
     dataset=dict(
-        type={{_base_.dataset_type}},
-        data_root={{_base_.data_root}},
-        ann_file='cocosplit/datasplit/trainvalno5k.json',
-        data_prefix=dict(img=''),
-        img_subdirs={{_base_.img_subdirs}},
-        classes='BASE_CLASSES',
-        filter_cfg=dict(filter_empty_gt=True, min_size=32),
-        pipeline={{_base_.train_pipeline}},
-        backend_args={{_base_.backend_args}}))
+        type='KeyedDrawsDataset',
+        seed=0,
+        dataset=dict(
+            type={{_base_.dataset_type}},
+            data_root={{_base_.data_root}},
+            ann_file='cocosplit/datasplit/trainvalno5k.json',
+            data_prefix=dict(img=''),
+            img_subdirs={{_base_.img_subdirs}},
+            classes='BASE_CLASSES',
+            filter_cfg=dict(filter_empty_gt=True, min_size=32),
+            pipeline={{_base_.train_pipeline}},
+            backend_args={{_base_.backend_args}})))
 
 val_dataloader = dict(dataset=dict(classes='BASE_CLASSES'))
 test_dataloader = val_dataloader

@@ -3,7 +3,7 @@
 # starting point: as for 10 shots, with the 30-shot novel-only model
 # (./tfa_r101_fpn_8xb2_coco_30shot-novel-fine-tuning.py) for combine.
 _base_ = ['./tfa-cos_r101_fpn_8xb2_coco_10shot-fine-tuning.py']
-train_dataloader = dict(dataset=dict(few_shot_ann=dict(shot=30)))
+train_dataloader = dict(dataset=dict(dataset=dict(few_shot_ann=dict(shot=30))))
 max_iters = 240000
 train_cfg = dict(max_iters=max_iters)
 param_scheduler = [

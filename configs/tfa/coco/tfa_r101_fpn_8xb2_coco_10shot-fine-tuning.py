@@ -18,7 +18,7 @@
 #       --out work_dirs/tfa_r101_fpn_8xb2_coco_base-training/iter_110000_randinit.pth
 #   bash tools/dist_train.sh configs/tfa/coco/tfa_r101_fpn_8xb2_coco_10shot-fine-tuning.py 8 \
 #       --cfg-options load_from=<that file>
-# Another seed: --cfg-options train_dataloader.dataset.few_shot_ann.seed=3
+# Another seed: --cfg-options train_dataloader.dataset.dataset.few_shot_ann.seed=3
 _base_ = [
     '../../_base_/models/faster-rcnn_r101-caffe_fpn.py',
     '../../_base_/datasets/tfa_coco_fine-tuning.py',

@@ -11,7 +11,7 @@ _base_ = ['./tfa_r101_fpn_8xb2_coco_10shot-fine-tuning.py']
 
 model = dict(roi_head=dict(bbox_head=dict(num_classes=20)))
 load_from = 'work_dirs/tfa_r101_fpn_8xb2_coco_base-training/iter_110000_remove.pth'
-train_dataloader = dict(dataset=dict(classes='NOVEL_CLASSES'))
+train_dataloader = dict(dataset=dict(dataset=dict(classes='NOVEL_CLASSES')))
 val_dataloader = dict(dataset=dict(classes='NOVEL_CLASSES'))
 test_dataloader = val_dataloader
 val_evaluator = dict(class_groups=dict(_delete_=True, novel='NOVEL_CLASSES'))

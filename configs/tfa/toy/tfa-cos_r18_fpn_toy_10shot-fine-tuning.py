@@ -8,7 +8,7 @@
 #       --config configs/tfa/toy/tfa-cos_r18_fpn_toy_10shot-fine-tuning.py \
 #       --out work_dirs/tfa_r18_fpn_toy_base-training/iter_1000_randinit.pth
 #   python tools/train.py configs/tfa/toy/tfa-cos_r18_fpn_toy_10shot-fine-tuning.py
-# Another seed: --cfg-options train_dataloader.dataset.few_shot_ann.seed=1
+# Another seed: --cfg-options train_dataloader.dataset.dataset.few_shot_ann.seed=1
 _base_ = [
     '../../_base_/models/faster-rcnn_r18_fpn_toy.py',
     '../../_base_/datasets/tfa_toy-shapes_fine-tuning.py',

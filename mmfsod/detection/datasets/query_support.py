@@ -86,17 +86,22 @@ def draw_key(seed: int, idx: int, stream: int = 0, pass_: int = 0) -> List[int]:
 
 @contextlib.contextmanager
 def seeded_global_rngs(seed_seq: Sequence[int]):
-    """Seed Python's and numpy's global generators (which mmcv/mmdet
-    transforms draw from) for the block, and restore their state after."""
+    """Seed Python's, numpy's and torch's CPU global generators (which
+    mmcv/mmdet transforms draw from) for the block, and restore their state
+    after. (Not ``torch.manual_seed``: that seeds the CUDA generators too,
+    which the main process of a ``num_workers=0`` run trains with.)"""
     py_state, np_state = random.getstate(), np.random.get_state()
+    torch_state = torch.get_rng_state()
     seed = int(np.random.SeedSequence(list(seed_seq)).generate_state(1)[0])
     random.seed(seed)
     np.random.seed(seed)
+    torch.default_generator.manual_seed(seed)
     try:
         yield
     finally:
         random.setstate(py_state)
         np.random.set_state(np_state)
+        torch.set_rng_state(torch_state)
 
 
 @DATASETS.register_module()
@@ -120,7 +125,7 @@ class QuerySupportDataset:
 
     The draw of item ``idx`` in pass ``p`` over the data depends only on
     ``(seed, p, idx)``, and so do the random transforms of its pipelines
-    (they run with Python's and numpy's global generators seeded from
+    (they run with Python's, numpy's and torch's CPU global generators seeded from
     ``(seed, p, idx)``, restored afterwards, see :func:`draw_key`): items
     are the same whatever the number of workers or ranks, and a sampler that
     gives ranks disjoint indices gives them disjoint items. The pass comes

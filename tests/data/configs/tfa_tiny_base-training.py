@@ -7,8 +7,8 @@ _base_ = ['../../../configs/tfa/toy/tfa_r18_fpn_toy_base-training.py',
 data_root = '{{$MMFSOD_TEST_FSOD_ROOT:data/toy_shapes_fsod_tiny/}}'
 train_dataloader = dict(
     num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, generate={{_base_.tiny_generate}},
-                 pipeline={{_base_.tiny_train_pipeline}}))
+    dataset=dict(dataset=dict(data_root=data_root, generate={{_base_.tiny_generate}},
+                              pipeline={{_base_.tiny_train_pipeline}})))
 val_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False,
     dataset=dict(data_root=data_root, generate={{_base_.tiny_generate}},

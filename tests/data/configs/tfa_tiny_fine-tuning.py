@@ -8,9 +8,9 @@ _base_ = ['../../../configs/tfa/toy/tfa-cos_r18_fpn_toy_10shot-fine-tuning.py',
 data_root = '{{$MMFSOD_TEST_FSOD_ROOT:data/toy_shapes_fsod_tiny/}}'
 train_dataloader = dict(
     num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, generate={{_base_.tiny_generate}},
-                 few_shot_ann=dict(shot=2, seed=0),
-                 pipeline={{_base_.tiny_train_pipeline}}))
+    dataset=dict(dataset=dict(data_root=data_root, generate={{_base_.tiny_generate}},
+                              few_shot_ann=dict(shot=2, seed=0),
+                              pipeline={{_base_.tiny_train_pipeline}})))
 val_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False,
     dataset=dict(data_root=data_root, generate={{_base_.tiny_generate}},
