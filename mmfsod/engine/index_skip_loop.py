@@ -121,8 +121,9 @@ def _loader_rng(loader: DataLoader) -> torch.Generator:
 def draws_keyed_by_index(dataset) -> bool:
     """Whether the random draws of an item depend only on its index (and the
     dataset's seed), not on the state of the process that loads it:
-    :class:`~mmfsod.detection.datasets.QuerySupportDataset`
-    (``accepts_pass_index``)."""
+    :class:`~mmfsod.detection.datasets.QuerySupportDataset` and
+    :class:`~mmfsod.detection.datasets.KeyedDrawsDataset`, which wraps any
+    dataset (``accepts_pass_index``)."""
     return bool(getattr(dataset, 'accepts_pass_index', False))
 
 
@@ -190,9 +191,22 @@ class IndexSkipIterBasedTrainLoop(IterBasedTrainLoop):
     when the data pipeline runs in the main process (``num_workers=0``) or
     when the dataset keys its draws by index (a
     :class:`~mmfsod.detection.datasets.QuerySupportDataset` seeds its
-    pipelines from ``(seed, pass, idx)``, see :func:`draws_keyed_by_index`),
-    and otherwise replays the batches as mmengine does (exact: the workers
-    load what they loaded before), saying so in the log.
+    pipelines from ``(seed, pass, idx)``, and so does a
+    :class:`~mmfsod.detection.datasets.KeyedDrawsDataset` around any dataset,
+    as in the TFA training configs; see :func:`draws_keyed_by_index`), and
+    otherwise replays the batches as mmengine does (exact: the workers load
+    what they loaded before), saying so in the log.
+
+    Prefetch: a resume restores the checkpoint's states after the dataloader
+    iterator is created, and the checkpoint was taken while the writing
+    run's workers had prefetched ``num_workers x prefetch_factor`` batches
+    beyond it. A sampler (or batch sampler) that holds a generator it draws
+    from as it goes is therefore restored that many batches ahead, which
+    matches only a resumed run with the same ``num_workers`` and
+    ``prefetch_factor``. mmengine's ``InfiniteSampler`` and
+    :class:`~mmfsod.detection.datasets.PassInfiniteSampler` hold none (their
+    stream is a function of their seed, recomputed by the skip), so with
+    keyed draws the number of workers may change between the two runs.
 
     Args:
         runner, dataloader, max_iters, val_begin, val_interval,
@@ -200,9 +214,10 @@ class IndexSkipIterBasedTrainLoop(IterBasedTrainLoop):
         skip (str): how a resume passes the trained batches: ``'auto'``
             (above), ``'index'`` (always skip indices; with workers and a
             dataset whose draws are not keyed by index, e.g. mmdet's random
-            transforms in TFA training, the draws after the resume differ from
-            the uninterrupted run's, with a warning) or ``'replay'``
-            (mmengine's). Defaults to ``'auto'``.
+            transforms of an unwrapped detection dataset, the draws after the
+            resume differ from the uninterrupted run's, with a warning) or
+            ``'replay'`` (mmengine's). Defaults to ``'auto'``. (TFA's training configs
+            wrap their dataset in ``KeyedDrawsDataset``: ``'auto'`` skips.)
     """
 
     def __init__(self,

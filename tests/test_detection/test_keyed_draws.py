@@ -17,8 +17,7 @@ from mmengine.runner import Runner
 from torch.utils.data import DataLoader
 
 from conftest import REPO
-from mmfsod.detection.datasets import KeyedDrawsDataset, PassInfiniteSampler
-from mmfsod.detection.datasets import keyed_draws
+from mmfsod.detection.datasets import KeyedDrawsDataset, PassInfiniteSampler, keyed_draws
 from mmfsod.engine.index_skip_loop import draws_keyed_by_index
 
 CONFIGS = osp.join(REPO, 'tests', 'data', 'configs')
