@@ -15,7 +15,7 @@ import pytest
 import torch
 from mmdet.registry import MODELS as DET_MODELS
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
+from mmengine.registry import DefaultScope
 from mmpretrain.registry import MODELS as CLS_MODELS
 from mmpretrain.structures import DataSample
 from torch import nn
@@ -113,6 +113,13 @@ def test_graph_check_can_fail(monkeypatch):
         test_graph_backward_on_meta(None)
 
 
+def build(registry, scope, cfg):
+    """Build in ``scope`` and leave the default scope as it was (a scope
+    left at mmpretrain breaks later tests that build mmdet modules)."""
+    with DefaultScope.overwrite_default_scope(scope):
+        return registry.build(cfg)
+
+
 # -------------------------------------------------------------- lcRPN head
 @pytest.fixture(scope='module')
 def gcn_cfg():
@@ -120,11 +127,10 @@ def gcn_cfg():
 
 
 def lcrpn(gcn_cfg, rpn_type):
-    init_default_scope('mmdet')
     cfg = gcn_cfg.rpn_head.copy()
     cfg.update(in_channels=C, feat_channels=8, rpn_type=rpn_type,
                graph=dict(hidden_channels=8, chunk_size=7))
-    return DET_MODELS.build(cfg)
+    return build(DET_MODELS, 'mmdet', cfg)
 
 
 @pytest.mark.parametrize('rpn_type', ['lcrpn', 'lcrpn_coupled', 'global_kernel'])
@@ -160,7 +166,6 @@ def test_lcrpn_head_backward_on_meta(gcn_cfg):
 
 # ---------------------------------------------------- attentive RoI head
 def roi_head(gcn_cfg, reg_type='attentive'):
-    init_default_scope('mmdet')
     cfg = gcn_cfg.roi_head.copy()
     # torchvision's roi_align: a registered op with fake/meta kernels (mmcv's
     # compiled one is opaque to FakeTensorMode); the same numbers on a GPU
@@ -168,7 +173,7 @@ def roi_head(gcn_cfg, reg_type='attentive'):
         type='RoIAlign', output_size=7, sampling_ratio=2, use_torchvision=True))
     cfg.bbox_head.update(in_channels=C, embed_channels=8, reg_convs=(8, ),
                          reg_type=reg_type)
-    return DET_MODELS.build(cfg)
+    return build(DET_MODELS, 'mmdet', cfg)
 
 
 def roi_inputs(device):
@@ -228,8 +233,7 @@ NAMES = ('B63', 'B95', 'B111')
 
 
 def anchornet(**head_kw):
-    init_default_scope('mmpretrain')
-    return CLS_MODELS.build(dict(
+    return build(CLS_MODELS, 'mmpretrain', dict(
         type='ImageClassifier', backbone=dict(type='AnchorNet', widen_factor=0.25),
         neck=None, head=dict(type='AnchorNetHead', num_classes=5, in_channels=24,
                              **head_kw)))
