@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
+from mmengine.registry import DefaultScope
 
 from mmfsod.detection.datasets.class_splits import COCO_SPLIT
 from mmfsod.utils.paper_scale_data import (COCO_CATEGORY_IDS, LSP_BRANCHES, PaperCocoSpec,
@@ -40,11 +40,11 @@ def build_coco(root, **kwargs):
     from mmdet.registry import DATASETS
 
     import mmfsod.detection  # noqa: F401
-    init_default_scope('mmdet')
-    return DATASETS.build(dict(
-        type='FewShotCocoDataset', data_root=root, data_prefix=dict(img=''),
-        img_subdirs=dict(COCO_train2014_='train2014/', COCO_val2014_='val2014/'),
-        pipeline=[], **kwargs))
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        return DATASETS.build(dict(
+            type='FewShotCocoDataset', data_root=root, data_prefix=dict(img=''),
+            img_subdirs=dict(COCO_train2014_='train2014/', COCO_val2014_='val2014/'),
+            pipeline=[], **kwargs))
 
 
 def test_coco_layout_classes_and_k_shot_files(coco_root):
@@ -79,13 +79,13 @@ def test_coco_layout_classes_and_k_shot_files(coco_root):
 
 def test_imagenet_layout_read_by_mmpretrain(tmp_path):
     from mmpretrain.registry import DATASETS
-    init_default_scope('mmpretrain')
     spec = PaperImageNetSpec(num_train=4, num_val=3, num_holdout=2, min_size=112,
                              max_size=128)
     generate_paper_imagenet(str(tmp_path / 'in'), spec)
     for split, num in (('train', 4), ('val', 3)):
-        ds = DATASETS.build(dict(type='ImageNet', data_root=str(tmp_path / 'in'),
-                                 split=split, pipeline=[]))
+        with DefaultScope.overwrite_default_scope('mmpretrain'):
+            ds = DATASETS.build(dict(type='ImageNet', data_root=str(tmp_path / 'in'),
+                                     split=split, pipeline=[]))
         assert len(ds) == num and len(ds.metainfo['classes']) == 1000
         labels = [ds.get_data_info(i)['gt_label'] for i in range(num)]
         assert len(set(labels)) == num and all(0 <= v < 1000 for v in labels)
@@ -98,11 +98,11 @@ def test_lsp_records_read_by_the_patch_dataset(tmp_path):
     from mmpretrain.registry import DATASETS
 
     import mmfsod.classification  # noqa: F401
-    init_default_scope('mmpretrain')
     images = [(f'img{i}.jpg', i * 7) for i in range(30)]
     path = str(tmp_path / 'r.jsonl')
     total = write_lsp_records(path, images)
-    ds = DATASETS.build(dict(type='LSPPatchDataset', ann_file=path, pipeline=[]))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        ds = DATASETS.build(dict(type='LSPPatchDataset', ann_file=path, pipeline=[]))
     assert len(ds) == total
     k_of = {name: (rf, k) for name, rf, k, _ in LSP_BRANCHES}
     per_image = Counter(ds.get_data_info(i)['image_idx'] for i in range(len(ds)))
