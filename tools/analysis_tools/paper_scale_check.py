@@ -205,7 +205,7 @@ def compute_overrides(cfg, row: dict, paths: dict, args) -> dict:
     out['default_hooks.logger.interval'] = 1
     if args.workers is not None:
         for loader in ('train_dataloader', 'test_dataloader') if train else ('test_dataloader',):
-            if loader in cfg and loader + '' not in skip:
+            if cfg.get(loader) is not None:
                 out[f'{loader}.num_workers'] = args.workers
                 out[f'{loader}.persistent_workers'] = args.workers > 0
     return out
@@ -438,7 +438,8 @@ def _subprocess(payload: dict, args, log_file: str) -> tuple:
 
 def _fmt_result(row: dict, res: dict) -> dict:
     """Table cells of one row's result."""
-    cells = dict(row=row['name'], status=res.get('status', 'failed'))
+    status = res.get('status', 'failed')
+    cells = dict(row=row['name'], status=status if len(status) < 100 else status[:97] + '...')
     its = res.get('iter_s') or []
     if its:
         measured = its[1:] if len(its) > 1 else its
@@ -449,6 +450,7 @@ def _fmt_result(row: dict, res: dict) -> dict:
             cells['proj. h'] = f'{hours:,.0f} ({res["schedule_iters"]:,} it x {res["gpus"]})'
     batches, sizes = res.get('test_batch_s') or [], res.get('test_batch_n') or []
     if batches:
+        cells['test imgs'] = str(sum(sizes))
         if len(batches) > 1:
             s_img = sum(batches[1:]) / max(1, sum(sizes[1:]))
             cells['test s/img'] = f'{s_img:.2f}'
@@ -472,8 +474,8 @@ def _fmt_result(row: dict, res: dict) -> dict:
 
 
 def print_table(cells: list, device: str, args) -> None:
-    cols = ['row', 'batch/GPU', 's/it', 'test s/img', 'peak GiB', 'proj. h', 'setup s',
-            'wall s', 'status']
+    cols = ['row', 'batch/GPU', 's/it', 'test imgs', 'test s/img', 'peak GiB', 'proj. h',
+            'setup s', 'wall s', 'status']
     widths = {c: max(len(c), *(len(str(r.get(c, '-'))) for r in cells)) for c in cols}
     print(f'\n== paper-scale check on {device}, {args.iters} training iteration(s), '
           f'{args.test_images} test image(s); threads {args.threads or "torch default"}')
