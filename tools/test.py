@@ -35,6 +35,19 @@ def parse_args(argv=None):
     return parse_tool_args(parser, argv)
 
 
+def drop_incomplete_loops(cfg) -> None:
+    """A test runs no training or validation loop: the training (validation)
+    settings of a config that inherits a dataloader without its loop (the
+    ImageNet patch-test configs inherit the fine-tuning's train_dataloader,
+    not its schedule) are set to None; mmengine's Runner would refuse them
+    ("... should be either all None or not None")."""
+    for group in (('train_dataloader', 'train_cfg', 'optim_wrapper'),
+                  ('val_dataloader', 'val_cfg', 'val_evaluator')):
+        if len({cfg.get(key) is None for key in group}) > 1:
+            for key in group:
+                cfg[key] = None
+
+
 def main(argv=None):
     args = parse_args(argv)
     if not osp.isfile(args.checkpoint) and '://' not in args.checkpoint:
@@ -42,6 +55,7 @@ def main(argv=None):
     cfg = load_config(args.config, args.cfg_options, args.launcher)
     setup_work_dir(cfg, args.config, args.work_dir)
     cfg.load_from = args.checkpoint
+    drop_incomplete_loops(cfg)
     if args.show or args.show_dir:
         apply_show(cfg, args.show, args.show_dir, args.wait_time)
     if args.out is not None:

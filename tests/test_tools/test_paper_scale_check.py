@@ -151,3 +151,24 @@ def test_tool_runs_the_anchornet_rows(tmp_path):
     assert len(rows['anchornet']['iter_s']) == 1
     assert rows['anchornet-lsp']['test_batch_n'] == [1]
     assert 'proj. h' in proc.stdout
+
+
+def test_imagenet_patch_test_configs_build_a_test_runner():
+    """tools/test.py on the ImageNet patch-test configs (found by this tool:
+    they inherit the fine-tuning's train_dataloader, not its schedule, and
+    had no test_cfg): every loop group is complete or left out, the test
+    loop is there."""
+    import glob
+    import runpy
+    drop = runpy.run_path(osp.join(REPO, 'tools', 'test.py'))['drop_incomplete_loops']
+    configs = [c for c in glob.glob(osp.join(REPO, 'configs/anchornet/imagenet/downstream/*.py'))
+               if '-ft_' not in c]
+    assert len(configs) == 12
+    for path in configs:
+        cfg = Config.fromfile(path)
+        drop(cfg)
+        for group in (('train_dataloader', 'train_cfg', 'optim_wrapper'),
+                      ('val_dataloader', 'val_cfg', 'val_evaluator'),
+                      ('test_dataloader', 'test_cfg', 'test_evaluator')):
+            assert len({cfg.get(k) is None for k in group}) == 1, (path, group)
+        assert cfg.test_cfg is not None and cfg.test_dataloader is not None

@@ -102,3 +102,8 @@ calibration_dataloader = dict(
 # metric averages the MACs the PatchClassifier counted for every image.
 val_evaluator = [dict(type='Accuracy', topk=(1, 5)), dict(type='PatchCostMetric')]
 test_evaluator = val_evaluator
+# The test and validation loops (tools/test.py on the patch-test configs,
+# validation while fine-tuning): without them mmengine's Runner refuses the
+# test and val dataloaders above.
+val_cfg = dict()
+test_cfg = dict()

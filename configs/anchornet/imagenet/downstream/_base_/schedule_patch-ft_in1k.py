@@ -13,8 +13,7 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=5, eta_min=0.0),
 ]
 train_cfg = dict(by_epoch=True, max_epochs=5, val_interval=1)
-val_cfg = dict()
-test_cfg = dict()
+# val_cfg / test_cfg: in1k-224_anchornet-lsp.py (the patch-test configs need them too)
 # the total batch 256 (8 GPUs x 32) is kept on any number of GPUs (256 / N per
 # GPU); --auto-scale-lr keeps 32 per GPU and scales the lr with N x 32 / 256.
 auto_scale_lr = dict(base_batch_size=256, keep_total_batch=True)
