@@ -16,7 +16,7 @@ import time
 from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 import torch
-from mmengine.logging import print_log
+from mmengine.logging import MMLogger, print_log
 from mmengine.registry import LOOPS
 from mmengine.runner import IterBasedTrainLoop
 from mmengine.runner.base_loop import BaseLoop
@@ -171,6 +171,20 @@ class _SkippingIterator:
         return getattr(self._iterator, name)
 
 
+class _DropOnce(logging.Filter):
+    """Drops the first log record whose message starts with ``prefix``."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix, self.dropped = prefix, False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.dropped and str(record.msg).startswith(self.prefix):
+            self.dropped = True
+            return False
+        return True
+
+
 @LOOPS.register_module()
 class IndexSkipIterBasedTrainLoop(IterBasedTrainLoop):
     """mmengine's :class:`~mmengine.runner.IterBasedTrainLoop` whose resume
@@ -259,6 +273,21 @@ class IndexSkipIterBasedTrainLoop(IterBasedTrainLoop):
         # so that the run draws as one with mmengine's loop does
         torch.empty((), dtype=torch.int64).random_(generator=_loader_rng(self.dataloader))
         self.dataloader_iterator = _SkippingIterator(self)
+
+    def run(self) -> torch.nn.Module:
+        """mmengine's :meth:`IterBasedTrainLoop.run`. When a resume skips at
+        the index level, mmengine's warning "Advance dataloader n steps to
+        skip data that has already been trained" (which reads as if the
+        batches were loaded) is left out: this loop logs what it did."""
+        if self.skip_mode(self._iter) != 'index':
+            return super().run()
+        logger = MMLogger.get_current_instance()
+        drop = _DropOnce('Advance dataloader ')
+        logger.addFilter(drop)
+        try:
+            return super().run()
+        finally:
+            logger.removeFilter(drop)
 
     def skip_mode(self, num_batches: int) -> str:
         """``'index'`` or ``'replay'``: how a resume passes ``num_batches``

@@ -123,7 +123,9 @@ def test_gcn_fsod_resume_with_a_worker_skips_indices(fsod_toy_root, tmp_path, mo
     assert check_resume(config, tmp_path, options, 'iter_1.pth', 'iter_3.pth') == 0
     logs = glob.glob(str(tmp_path / 'resumed' / '*' / '*.log'))
     with open(logs[0]) as f:
-        assert 'skipped the 1 trained batches at the index level' in f.read()
+        log = f.read()
+    assert 'skipped the 1 trained batches at the index level' in log
+    assert 'Advance dataloader' not in log  # mmengine's line, untrue here
 
 
 def test_anchornet_resume_is_bit_exact(clutter_root, tmp_path, monkeypatch):
