@@ -48,7 +48,8 @@ import cv2
 import numpy as np
 
 from mmfsod.utils.generated_set import SpecChecker, write_set_once
-from mmfsod.utils.toy_shapes import _background, _iou, _shape_mask, _texture
+from mmfsod.utils.toy_shapes import (_background, _blend_shape, _free_square,
+                                     _shape_mask, _texture)
 
 # COCO's category ids, in the order of COCO_ALL_CLASSES (ids 12, 26, 29, 30,
 # 45, 66, 68, 69, 71, 83 are unused in COCO).
@@ -89,27 +90,16 @@ def draw_scene(rng: np.random.Generator, h: int, w: int, cats: Sequence[int],
     for _ in cats:
         cat = cats[len(objects)]
         size = int(round(math.exp(rng.uniform(lo, hi))))
-        for _try in range(20):
-            x0 = int(rng.integers(0, w - size + 1))
-            y0 = int(rng.integers(0, h - size + 1))
-            box = np.array([x0, y0, x0 + size, y0 + size], np.float64)
-            if all(_iou(box, b) < 0.05 for b in boxes):
-                break
-        else:
+        box = _free_square(rng, h, w, size, boxes)
+        if box is None:
             continue
         shape, colour, texture = _look(int(cat))
         mask = _shape_mask(shape, size, rng)
-        alpha = (mask.astype(np.float64) / 255.0)[..., None]
-        fill = _texture(texture, size, colour, rng)
-        region = img[y0:y0 + size, x0:x0 + size]
-        img[y0:y0 + size, x0:x0 + size] = region * (1 - alpha) + fill * alpha
-        ys, xs = np.nonzero(mask > 127)
-        if len(xs) == 0:
+        drawn = _blend_shape(img, box, mask, _texture(texture, size, colour, rng))
+        if drawn is None:
             continue
         boxes.append(box)
-        objects.append(dict(category=int(cat), area=int(len(xs)), bbox=[
-            x0 + int(xs.min()), y0 + int(ys.min()), x0 + int(xs.max()) + 1,
-            y0 + int(ys.max()) + 1]))
+        objects.append(dict(category=int(cat), area=drawn[1], bbox=drawn[0]))
     return np.clip(np.rint(img), 0, 255).astype(np.uint8), objects
 
 

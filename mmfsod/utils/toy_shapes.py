@@ -231,6 +231,36 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def _free_square(rng: np.random.Generator, h: int, w: int, size: int,
+                 boxes: List[np.ndarray], tries: int = 20) -> Optional[np.ndarray]:
+    """A ``size`` x ``size`` box ``[x1, y1, x2, y2]`` inside an ``h`` x ``w``
+    image overlapping every box of ``boxes`` with IoU < 0.05, drawn
+    uniformly up to ``tries`` times; None when no try found one."""
+    for _try in range(tries):
+        x0 = int(rng.integers(0, w - size + 1))
+        y0 = int(rng.integers(0, h - size + 1))
+        box = np.array([x0, y0, x0 + size, y0 + size], np.float64)
+        if all(_iou(box, b) < 0.05 for b in boxes):
+            return box
+    return None
+
+
+def _blend_shape(img: np.ndarray, box: np.ndarray, mask: np.ndarray,
+                 fill: np.ndarray) -> Optional[Tuple[List[int], int]]:
+    """Blend ``fill`` into ``img`` (float, in place) at the square ``box``
+    through the 0-255 ``mask``. Returns the tight box ``[x1, y1, x2, y2]``
+    of the mask's pixels above 127 and their count, or None when none is."""
+    x0, y0, size = int(box[0]), int(box[1]), mask.shape[0]
+    alpha = (mask.astype(np.float64) / 255.0)[..., None]
+    region = img[y0:y0 + size, x0:x0 + size]
+    img[y0:y0 + size, x0:x0 + size] = region * (1 - alpha) + fill * alpha
+    ys, xs = np.nonzero(mask > 127)
+    if len(xs) == 0:
+        return None
+    return ([x0 + int(xs.min()), y0 + int(ys.min()),
+             x0 + int(xs.max()) + 1, y0 + int(ys.max()) + 1], int(len(xs)))
+
+
 def draw_toy_image(spec: ToyShapesSpec, split: str,
                    index: int) -> Tuple[np.ndarray, List[Dict]]:
     """Draw image ``index`` of ``split``.
@@ -254,27 +284,17 @@ def draw_toy_image(spec: ToyShapesSpec, split: str,
         hi = math.log(spec.max_scale * min(h, w))
         size = max(MIN_OBJECT_SIZE, int(round(math.exp(rng.uniform(lo, hi)))))
         cat = int(rng.integers(len(table)))
-        for _try in range(20):  # find a place with little overlap
-            x0 = int(rng.integers(0, w - size + 1))
-            y0 = int(rng.integers(0, h - size + 1))
-            box = np.array([x0, y0, x0 + size, y0 + size], np.float64)
-            if all(_iou(box, b) < 0.05 for b in boxes):
-                break
-        else:
+        box = _free_square(rng, h, w, size, boxes)  # a place with little overlap
+        if box is None:
             continue
         _, shape, colour, texture = table[cat]
         mask = _shape_mask(shape, size, rng)
         fill = _texture(texture, size, np.asarray(colour, np.float64), rng)
-        alpha = (mask.astype(np.float64) / 255.0)[..., None]
-        patch = img[y0:y0 + size, x0:x0 + size]
-        img[y0:y0 + size, x0:x0 + size] = patch * (1 - alpha) + fill * alpha
-        ys, xs = np.nonzero(mask > 127)
-        if len(xs) == 0:
+        drawn = _blend_shape(img, box, mask, fill)
+        if drawn is None:
             continue
-        bbox = [x0 + int(xs.min()), y0 + int(ys.min()),
-                x0 + int(xs.max()) + 1, y0 + int(ys.max()) + 1]
         boxes.append(box)
-        objects.append(dict(category=cat, bbox=bbox, area=int(len(xs))))
+        objects.append(dict(category=cat, bbox=drawn[0], area=drawn[1]))
     return np.clip(np.rint(img), 0, 255).astype(np.uint8), objects
 
 
