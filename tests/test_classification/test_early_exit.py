@@ -65,6 +65,9 @@ def test_exit_stage_rule():
     assert ee.exit_stage([0.4, 0.6], [0.0]) == 0  # threshold 0: the first stage
     assert ee.exit_stage([1.0, 1.0], [math.inf]) == 1  # never triggers
     assert ee.exit_stage([0.9], [0.9]) == 0  # reaching is enough
+    # reaching is enough before the last stage too (a `>` would go on)
+    assert ee.exit_stage([0.9, 0.95], [0.9]) == 0
+    assert ee.exit_stage([0.2, 0.5, 0.95], [0.9, 0.5]) == 1
     with pytest.raises(ValueError, match='no stage'):
         ee.exit_stage([], [0.5])
 
@@ -117,6 +120,22 @@ def test_evaluate_by_hand():
     t2 = ee.build_stage_table(probs, [0], [0], [1], (1, ))
     assert ee.evaluate(t2, [0.0])['top1'] == 0.0
     assert ee.evaluate(t2, [math.inf])['top1'] == 100.0  # [.5 .425 .075]
+
+
+def test_confidence_equal_to_the_threshold_stops_in_the_table():
+    """Confidences exactly at a threshold before the last stage (binary
+    fractions, so the cumulative means are exact): the image stops there."""
+    probs = [np.array([[.5, .25, .25], [.25, .5, .25]]),  # conf .5, then .375
+             np.array([[.25, .5, .25], [.25, .75, 0.], [0., 1., 0.]])]  # .5, .625, .75
+    t = ee.build_stage_table(probs, [0, 1], [0, 0], [1, 1], (1, ))
+    np.testing.assert_array_equal(t.conf[:, :2], [[.5, .375], [.5, .625]])
+    assert ee.exit_stages(t, [.5]).tolist() == [0, 0]
+    assert ee.exit_stages(t, [.75, .625]).tolist() == [1, 1]
+    assert ee.exit_stages(t, [.75, .75]).tolist() == [1, 2]
+    for i in range(2):  # the scalar rule agrees
+        for thr in ([.5], [.75, .625], [.75, .75]):
+            assert ee.exit_stage(t.conf[i, :t.num_stages[i]], thr) == \
+                ee.exit_stages(t, thr)[i]
 
 
 def test_vectorised_rule_equals_the_scalar_rule():

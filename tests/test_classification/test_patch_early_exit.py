@@ -175,3 +175,70 @@ def test_bad_exit_cfg_is_a_clear_error():
         build(exit_cfg=dict(thresholds=0.5, stages=(0, )))
     with pytest.raises(ValueError, match='max_patch_batch must be None or an int'):
         build(max_patch_batch=0)
+
+
+def _probs_as_logits(probs):
+    """Patches ``(n, K, 1, 1)`` (float64) holding ``log(probs)``: through
+    :func:`_identity_logits` their softmaxes are ``probs`` again."""
+    return torch.as_tensor(np.log(probs), dtype=torch.float64)[:, :, None, None]
+
+
+def _identity_logits(x):  # (n, K, 1, 1) -> (n, K)
+    return x.flatten(1)
+
+
+def test_the_exit_rule_sees_the_running_mean_not_the_last_patch():
+    """Patch confidences 0.2 (uniform over 5 classes), 0.9998, 0.2 with a
+    threshold of 0.9: after stage 1 the running mean is (0.2 + 0.9998) / 2 =
+    0.6, so the image goes on to its last stage (the last patch alone,
+    0.9998, would stop it after stage 1)."""
+    hi = math.exp(10) / (math.exp(10) + 4)
+    assert hi == pytest.approx(0.9998, abs=1e-4)
+    patches = torch.zeros(3, NUM_CLASSES, 1, 1, dtype=torch.float64)
+    patches[1, 0] = 10.0  # (3, 5, 1, 1): logits [0]*5, [10, 0, 0, 0, 0], [0]*5
+    for thresholds in [(0.9, ), (0.9, 0.9, 0.0)]:
+        exit_cfg = dict(stages=(1, ), thresholds=thresholds, score='max')
+        (out, ) = classify_in_stages(_identity_logits, [patches], exit_cfg)
+        assert (out.exit_stage, out.num_stages, out.probs.shape[0]) == (2, 3, 3)
+        cum = stage_cumulative_scores(out.probs, (1, ))
+        np.testing.assert_allclose(cum.max(axis=1), [0.2, (0.2 + hi) / 2,
+                                                     (0.4 + hi) / 3])
+    # a threshold the running mean reaches after stage 1 stops it there
+    (out, ) = classify_in_stages(_identity_logits, [patches],
+                                 dict(stages=(1, ), thresholds=(0.9, 0.55), score='max'))
+    assert out.exit_stage == 1 and out.probs.shape[0] == 2
+
+
+@pytest.mark.parametrize('stages, score', [((1, ), 'max'), ((2, 1), 'margin')])
+def test_staged_exits_equal_the_calibration_table(stages, score):
+    """On random softmaxes, the runtime rule (classify_in_stages) stops every
+    image where the offline table (early_exit.exit_stages) says, for
+    thresholds that split the images across stages, including thresholds
+    exactly equal to a recorded confidence before an image's last stage."""
+    rng = np.random.default_rng(0)
+    probs = [rng.dirichlet(np.full(4, 0.5), size=int(rng.integers(1, 8)))
+             for _ in range(40)]
+    patches = [_probs_as_logits(p) for p in probs]
+    with torch.no_grad():
+        full = classify_in_stages(_identity_logits, patches, None)
+    from mmfsod.classification import early_exit as ee
+    table = ee.build_stage_table([r.probs.numpy() for r in full], [0] * 40, [0] * 40,
+                                 [1] * 40, stages, score)
+    early = table.conf[:, 0][table.num_stages > 1]  # first-stage confidences
+    tie = float(np.sort(early)[len(early) // 2])  # one image's, exactly
+    q = np.quantile(table.conf[np.isfinite(table.conf)], [0.3, 0.6, 0.8])
+    for thresholds in [(tie, ), (float(q[2]), float(q[1]), float(q[0])),
+                       (float(q[1]), )]:
+        expected = ee.exit_stages(table, thresholds)
+        # non-trivial: some images stop before their last stage, some do not
+        assert (expected < table.num_stages - 1).any()
+        assert (expected > 0).any()
+        exit_cfg = ee.check_exit_cfg(dict(stages=stages, thresholds=thresholds,
+                                          score=score))
+        with torch.no_grad():
+            out = classify_in_stages(_identity_logits, patches, exit_cfg)
+        assert [r.exit_stage for r in out] == expected.tolist()
+        for r, p, stop in zip(out, probs, expected):
+            assert r.probs.shape[0] == ee.stage_ends(len(p), stages)[stop]
+            np.testing.assert_allclose(r.probs.numpy(), p[:r.probs.shape[0]],
+                                       rtol=1e-12, atol=1e-12)
