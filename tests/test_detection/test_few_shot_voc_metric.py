@@ -142,6 +142,15 @@ def test_iou_thresholds_and_split_names():
     assert set(res) == {f'pascal_voc/{g}/bbox_mAP_{t}' for g in ('novel', 'base', 'all')
                         for t in (50, 75)}
     assert all(res[k.replace('75', '50')] >= res[k] for k in res if k.endswith('75'))
+    # the split from the dataset's metainfo (one evaluator for the VOC splits)
+    metric = FewShotVOCMetric(class_groups=dict(novel='NOVEL_CLASSES', base='BASE_CLASSES'),
+                              nproc=1)
+    assert metric.class_groups is None
+    metric.dataset_meta = dict(classes=CLASSES, class_splits=split)
+    assert metric.class_groups == GROUPS
+    with pytest.raises(ValueError, match='neither class_splits nor the dataset'):
+        FewShotVOCMetric(class_groups=dict(novel='NOVEL_CLASSES')).dataset_meta = dict(
+            classes=CLASSES)
 
 
 def test_bad_input_names_the_key():

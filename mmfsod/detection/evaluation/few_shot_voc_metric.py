@@ -55,8 +55,10 @@ class FewShotVOCMetric(VOCMetric):
             ``class_splits``; as in :class:`FewShotCocoMetric` (names must be
             classes of the dataset; ``'all'`` is reserved).
         class_splits (dict, optional): the split that split names in
-            ``class_groups`` refer to (a VOC split's class lists); ``None``
-            is the built-in COCO split.
+            ``class_groups`` refer to (a VOC split's class lists); ``None``:
+            the dataset's (``dataset_meta['class_splits']``, e.g. the
+            ``class_splits`` of ``FewShotVOCDataset``), so the configs of
+            the three VOC splits share one evaluator.
         iou_thrs (float | list[float]): IoU thresholds; 0.5 is VOC's AP50.
         eval_mode (str): ``'11points'`` (VOC2007's 11-point interpolated AP,
             as TFA and the few-shot VOC papers report; the default) or
@@ -90,12 +92,29 @@ class FewShotVOCMetric(VOCMetric):
                          eval_mode=eval_mode, collect_device=collect_device,
                          prefix=prefix)
         self.nproc = nproc
-        if isinstance(class_groups, dict):
-            class_groups = {
-                g: (resolve_classes(v, class_splits, f'{name} class group {g!r}')
+        self._group_spec = class_groups
+        named = isinstance(class_groups, dict) and any(
+            isinstance(v, str) and v in SPLIT_NAMES for v in class_groups.values())
+        if named and class_splits is None:
+            # the split comes with the dataset (its metainfo's class_splits)
+            FewShotCocoMetric._check_groups({  # the dict's form, now
+                g: (v, ) if isinstance(v, str) and v in SPLIT_NAMES else v
+                for g, v in class_groups.items()})
+            self.class_groups = None
+        else:
+            self.class_groups = self._resolve_groups(class_splits)
+
+    def _resolve_groups(self, class_splits: Optional[dict]) -> Dict[str, tuple]:
+        """``class_groups`` with split names replaced by the classes of
+        ``class_splits``, checked."""
+        groups = self._group_spec
+        if isinstance(groups, dict):
+            groups = {
+                g: (resolve_classes(v, class_splits,
+                                    f'{type(self).__name__} class group {g!r}')
                     if isinstance(v, str) and v in SPLIT_NAMES else v)
-                for g, v in class_groups.items()}
-        self.class_groups = FewShotCocoMetric._check_groups(class_groups)
+                for g, v in groups.items()}
+        return FewShotCocoMetric._check_groups(groups)
 
     @property
     def dataset_meta(self) -> Optional[dict]:
@@ -106,6 +125,14 @@ class FewShotVOCMetric(VOCMetric):
     @dataset_meta.setter
     def dataset_meta(self, dataset_meta: Optional[dict]) -> None:
         if dataset_meta is not None:
+            if self.class_groups is None:
+                split = dataset_meta.get('class_splits')
+                if split is None:
+                    raise ValueError(
+                        f'{type(self).__name__}: class_groups name splits '
+                        f'{self._group_spec} but neither class_splits nor the '
+                        "dataset's metainfo (class_splits) gives the split")
+                self.class_groups = self._resolve_groups(split)
             classes = tuple(dataset_meta['classes'])
             for group, names in self.class_groups.items():
                 unknown = [n for n in names if n not in classes]
