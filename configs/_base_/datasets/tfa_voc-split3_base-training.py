@@ -1,0 +1,6 @@
+# TFA's VOC base-training (./tfa_voc_base-training.py) on split 3 (./voc_split3.py).
+_base_ = ['./tfa_voc_base-training.py', './voc_split3.py']
+
+train_dataloader = dict(dataset=dict(dataset=dict(class_splits={{_base_.voc_class_splits}})))
+val_dataloader = dict(dataset=dict(class_splits={{_base_.voc_class_splits}}))
+test_dataloader = val_dataloader
