@@ -175,23 +175,50 @@ def test_labels_original_pixels_and_max_per_img(tiny_ckpt, support_json, queries
                                    atol=1e-6)
 
 
+def _renumbered_val_json(fsod_toy_root, path):
+    """The toy val json with its own, non-consecutive image and category
+    ids (as a user's json may have): image i -> 1000 - 7 i, category c ->
+    5 c + 3 (reversed order)."""
+    with open(osp.join(fsod_toy_root, 'annotations', 'instances_val.json')) as f:
+        coco = json.load(f)
+    img = {im['id']: 1000 - 7 * im['id'] for im in coco['images']}
+    cat = {c['id']: 5 * (100 - c['id']) + 3 for c in coco['categories']}
+    coco['images'] = [dict(im, id=img[im['id']]) for im in coco['images']]
+    coco['categories'] = [dict(c, id=cat[c['id']]) for c in coco['categories']][::-1]
+    coco['annotations'] = [dict(a, image_id=img[a['image_id']],
+                                category_id=cat[a['category_id']])
+                           for a in coco['annotations']]
+    with open(path, 'w') as f:
+        json.dump(coco, f)
+    return coco
+
+
 def test_cli_json_equals_api(tiny_ckpt, support_json, queries, fsod_env, fsod_toy_root,
                              tmp_path):
+    """The demo's results.bbox.json in the ids of --ann-file (a json with
+    its own image and category ids, file names with a sub-folder), equal to
+    the API's detections; no harmless-but-alarming warning in the output."""
     path, _ = support_json
     out_dir = tmp_path / 'out'
+    val = _renumbered_val_json(fsod_toy_root, str(tmp_path / 'val.json'))
     res = run_tool(['tools/few_shot_demo.py', osp.join(fsod_toy_root, 'val', '00000[0-2].jpg'),
                     FINE_TUNE, tiny_ckpt, '--supports', path, '--support-img-dir',
-                    fsod_toy_root, '--out-dir', str(out_dir), '--score-thr', '0.05'],
-                   env=fsod_env)
+                    fsod_toy_root, '--out-dir', str(out_dir), '--score-thr', '0.05',
+                    '--ann-file', str(tmp_path / 'val.json')], env=fsod_env)
     assert res.returncode == 0, res.stdout[-3000:]
     assert '2 support classes: red_circle (2 boxes), blue_triangle (2 boxes)' in res.stdout
+    assert f'image_id and category_id of {tmp_path / "val.json"}' in res.stdout
+    for alarm in ('Failed to search registry', 'Failed to add', 'UserWarning', 'ERROR'):
+        assert alarm not in res.stdout
     with open(out_dir / 'results.bbox.json') as f:
         cli = json.load(f)
     api = _inferencer(tiny_ckpt, supports=path, support_img_dir=fsod_toy_root)
     preds = api(queries)['predictions']
-    expect = [dict(image_id=i + 1, file_name=q, category_id=lab + 1,
-                   category_name=CLASSES[lab], bbox=[b[0], b[1], b[2] - b[0], b[3] - b[1]],
-                   score=s)
+    img_id = {im['file_name']: im['id'] for im in val['images']}
+    cat_id = {c['name']: c['id'] for c in val['categories']}
+    expect = [dict(image_id=img_id['val/' + osp.basename(q)], file_name=q,
+                   category_id=cat_id[CLASSES[lab]], category_name=CLASSES[lab],
+                   bbox=[b[0], b[1], b[2] - b[0], b[3] - b[1]], score=s)
               for i, (q, p) in enumerate(zip(queries, preds))
               for b, s, lab in zip(p['bboxes'], p['scores'], p['labels'])]
     assert len(cli) == len(expect) > 0
@@ -246,7 +273,7 @@ def test_bad_input(tiny_ckpt, support_json, queries, fsod_toy_root, tmp_path):
     inf = _inferencer(tiny_ckpt, supports=items)
     h, w = mmcv.imread(img).shape[:2]
     with pytest.raises(ValueError, match=rf'supports\[0\] .*{img}.*outside its image'):
-        inf.set_supports([(img, [0, 0, w + 5, 10], 'a')])
+        inf.set_supports([(img, [w + 1, 0, w + 5, 10], 'a')])
     with pytest.raises(ValueError, match=r'supports\[1\].*zero area'):
         inf.set_supports([(img, [0, 0, 10, 10], 'a'), (img, [5, 5, 5, 20], 'b')])
     with pytest.raises(FileNotFoundError, match='missing.jpg'):
@@ -269,7 +296,7 @@ def test_bad_input(tiny_ckpt, support_json, queries, fsod_toy_root, tmp_path):
     with pytest.raises(ValueError, match='empty.json: a support json with no annotations'):
         inf.set_supports(str(tmp_path / 'empty.json'))
     # a box outside its image, from a COCO json: the file and the annotation
-    ann = dict(coco['annotations'][0], bbox=[w - 2, 0, 10, 10])
+    ann = dict(coco['annotations'][0], bbox=[5000, 0, 10, 10])
     (tmp_path / 'out.json').write_text(json.dumps(dict(coco, annotations=[ann])))
     with pytest.raises(ValueError, match=rf'out.json: annotation {ann["id"]} .*outside'):
         inf.set_supports(str(tmp_path / 'out.json'), img_dir=fsod_toy_root)

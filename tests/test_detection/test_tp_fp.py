@@ -9,6 +9,7 @@ from mmengine.structures import InstanceData
 from torch._subclasses.fake_tensor import FakeTensorMode
 
 from mmfsod.detection.visualization import draw_tp_fp, match_detections
+from mmfsod.detection.visualization.drawing import LEGEND_HEIGHT
 from mmfsod.detection.visualization.tp_fp import FP_COLOR, TP_COLOR, score_ordered_ious
 
 GT = torch.tensor([[10., 10., 40., 40.]])
@@ -61,7 +62,7 @@ def test_draw_tp_fp_counts_and_colours():
                  [0, 0, 0], [0.9, 0.8, 0.1])  # TP, FP, under score_thr
     out, tp, fp = draw_tp_fp(img, pred, gt, ['a', 'b'], score_thr=0.3)
     assert (tp, fp) == (1, 1)
-    assert out.shape == img.shape and not img.any()  # drawn on a copy
+    assert out.shape == (100 + LEGEND_HEIGHT, 100, 3) and not img.any()  # on a copy
     assert tuple(out[25, 10]) == TP_COLOR  # left edge of the TP box
     assert tuple(out[75, 60]) == FP_COLOR  # left edge of the FP box
     assert tuple(out[85, 20]) == (0, 0, 0)  # the low-score box is not drawn

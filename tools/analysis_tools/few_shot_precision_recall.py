@@ -3,15 +3,19 @@ COCO ground truth, at one IoU and one score threshold.
 
     python tools/analysis_tools/few_shot_precision_recall.py \\
         OUT_DIR/results.bbox.json data/toy_shapes/annotations/instances_val.json \\
-        [--img-dir data/toy_shapes] [--classes A B ...] [--iou 0.5] [--score-thr 0.3]
+        [--img-dir DIR] [--classes A B ...] [--iou 0.5] [--score-thr 0.3]
 
     # the images of a ground truth that hold some classes (one path a line)
     python tools/analysis_tools/few_shot_precision_recall.py --list-images \\
-        data/toy_shapes/annotations/instances_val.json --img-dir data/toy_shapes \\
+        data/toy_shapes/annotations/instances_val.json \\
         --classes blue_triangle cyan_diamond purple_crescent
 
 Images are matched by file (the results' ``file_name`` against
-``IMG_DIR/<file_name>`` of the ground truth), classes by name. The images
+``IMG_DIR/<file_name>`` of the ground truth), classes by name. IMG_DIR is
+``--img-dir``, by default the first folder holding the ground truth's images
+of ``ROOT/images/`` for ``ROOT/annotations/GT.json`` (the layout of
+docs/custom_dataset.md), ``ROOT/`` (the toy sets' layout) and the json's
+folder. The images
 counted are the queried ones (``OUT_DIR/preds/*.json``, one per image, also
 those without a detection), or those of the results where there is no
 ``preds`` folder; the classes are ``--classes`` (give the support classes:
@@ -31,6 +35,9 @@ from collections import defaultdict
 from typing import Dict, List, Sequence
 
 import numpy as np
+
+# Run from a checkout without installing: make `mmfsod` importable.
+sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -144,16 +151,36 @@ def main(argv=None) -> int:
     parser.add_argument('files', nargs='+', help='RESULTS_JSON GT_JSON, or GT_JSON with '
                         '--list-images')
     parser.add_argument('--img-dir', default=None,
-                        help="the ground truth's image folder (default: the folder above "
-                        "the ground-truth json's folder)")
+                        help="the folder the ground truth's file_name is relative to "
+                        '(default: the first holding its images of ROOT/images/ for '
+                        "ROOT/annotations/GT.json, ROOT/, the json's folder)")
     parser.add_argument('--iou', type=float, default=0.5)
     parser.add_argument('--score-thr', type=float, default=0.3)
     parser.add_argument('--list-images', action='store_true',
                         help='print the images holding --classes instead')
     parser.add_argument('--classes', nargs='+')
     args = parser.parse_args(argv)
+    try:
+        return _run(parser, args)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f'few_shot_precision_recall.py: error: {exc}', file=sys.stderr)
+        return 2
+
+
+def default_img_dir(gt_file: str) -> str:
+    """The folder the ground truth's ``file_name`` is relative to (see the
+    module docstring); one-line error when none holds its images."""
+    from mmfsod.detection.apis.paths import find_image_dir, image_dir_candidates
+    if not osp.isfile(gt_file):
+        raise FileNotFoundError(f'ground-truth json not found: {gt_file}')
+    with open(gt_file) as f:
+        names = [im['file_name'] for im in json.load(f).get('images', [])]
+    return find_image_dir(gt_file, names, image_dir_candidates(gt_file), '--img-dir')
+
+
+def _run(parser, args) -> int:
     gt_file = args.files[-1]
-    img_dir = args.img_dir or osp.dirname(osp.dirname(osp.abspath(gt_file)))
+    img_dir = args.img_dir or default_img_dir(gt_file)
     if args.list_images:
         if len(args.files) != 1 or not args.classes:
             parser.error('--list-images takes GT_JSON and --classes')

@@ -19,6 +19,7 @@ from mmengine.config import Config
 
 from .few_shot_inferencer import find_support_pipeline
 from .io import atomic_write, dump_json_atomic
+from .paths import config_image_dirs
 from .supports import (SupportSet, build_supports, load_support_set, materialise_arrays,
                        support_set_to_coco)
 
@@ -105,7 +106,8 @@ def fine_tune_on_supports(config: Union[str, Config], checkpoint: str, supports,
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
-    support_set: SupportSet = load_support_set(supports, img_dir, classes)
+    support_set: SupportSet = load_support_set(supports, img_dir, classes,
+                                               config_dirs=config_image_dirs(cfg))
     build_supports(support_set, find_support_pipeline(cfg))  # checks every box
     work_dir = osp.abspath(work_dir)
     support_set = materialise_arrays(support_set, osp.join(work_dir, 'supports', 'images'))

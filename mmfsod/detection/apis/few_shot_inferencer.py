@@ -2,17 +2,22 @@
 :class:`~mmdet.apis.DetInferencer` detects its training classes."""
 import glob
 import os.path as osp
-from typing import Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
+import mmcv
 import numpy as np
 from mmdet.apis import DetInferencer
 from mmdet.structures import DetDataSample
+from mmengine.dataset import pseudo_collate
 from mmengine.fileio import list_dir_or_file
+from mmengine.registry import FUNCTIONS
 from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
 from mmengine.utils import ProgressBar
 
 from ..datasets.few_shot_coco import _palette
+from ..visualization.drawing import draw_detections
 from .io import dump_json_atomic
+from .paths import CocoIds, config_image_dirs
 from .supports import SupportSet, build_supports, load_support_set, save_support_set
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
@@ -78,8 +83,10 @@ class FewShotDetInferencer(DetInferencer):
       :class:`~mmfsod.detection.engine.SupportTemplateHook` at training);
     * ``supports='boxes.json'`` (or a list of jsons): every box of a
       COCO-format json, images under ``support_img_dir`` (default: the
-      json's folder); a template json (``support_templates.json``,
-      :meth:`save_templates`) is read too;
+      first folder that holds them of the config's ``data_root +
+      data_prefix['img']``, ``<root>/images/`` for ``<root>/annotations/``,
+      ``<root>/``, the json's folder); a template json
+      (``support_templates.json``, :meth:`save_templates`) is read too;
     * ``supports=[(image path or (H, W, 3) uint8 BGR array, boxes, class
       name), ...]``, boxes ``[x1, y1, x2, y2]`` in that image's pixels.
 
@@ -91,10 +98,14 @@ class FewShotDetInferencer(DetInferencer):
     The predictions are labelled with the support classes (``labels``
     index them, ``label_names`` names them), boxes in original-image pixels,
     at most ``model.test_cfg.max_per_img`` per image. With ``out_dir`` the
-    pictures go to ``out_dir/vis/`` (mmdet's ``DetLocalVisualizer``: names
-    and scores above ``pred_score_thr``) and, unless ``no_save_pred``, one
-    json per image to ``out_dir/preds/`` and every detection in COCO's
-    results format to ``out_dir/results.bbox.json``.
+    pictures go to ``out_dir/vis/`` (boxes above ``pred_score_thr`` in
+    their class's colour, labelled ``<class> <score>`` with the score a
+    fraction, labels not overlapping:
+    :func:`~mmfsod.detection.visualization.draw_detections`) and, unless
+    ``no_save_pred``, one json per image to ``out_dir/preds/`` and every
+    detection to ``out_dir/results.bbox.json``: COCO's results format in
+    the ids of ``ann_file`` (``__call__``) when it is given, else
+    ``file_name`` and ``category_name`` instead of ids.
 
     Args:
         model (str | Config): the detector's config.
@@ -129,6 +140,22 @@ class FewShotDetInferencer(DetInferencer):
         elif self.checkpoint_templates is not None:
             self.set_supports(self.checkpoint_templates, classes=classes)
 
+    # --------------------------------------------------------------- set-up
+    def _init_collate(self, cfg) -> Callable:
+        """The config's ``test_dataloader.collate_fn`` from mmengine's
+        ``FUNCTIONS`` (mmdet has no such registry: looking it up in the
+        ``mmdet`` scope only warns), else ``pseudo_collate``."""
+        name = (cfg.get('test_dataloader') or {}).get('collate_fn')
+        if name is None:
+            return pseudo_collate
+        return FUNCTIONS.get(name['type'] if isinstance(name, dict) else name)
+
+    def _init_visualizer(self, cfg) -> None:
+        """No mmengine visualizer (the pictures are drawn by
+        :func:`~mmfsod.detection.visualization.draw_detections`), so none is
+        built without a ``save_dir``."""
+        return None
+
     # ------------------------------------------------------------- supports
     def _load_weights_to_model(self, model, checkpoint, cfg) -> None:
         super()._load_weights_to_model(model, checkpoint, cfg)
@@ -144,13 +171,12 @@ class FewShotDetInferencer(DetInferencer):
                      classes: Optional[Sequence[str]] = None) -> None:
         """Register the classes of ``supports`` (any source of the class
         docstring); they replace the previous ones."""
-        support_set = load_support_set(supports, img_dir, classes)
+        support_set = load_support_set(supports, img_dir, classes,
+                                       config_dirs=config_image_dirs(self.cfg))
         self.model.set_support_templates(build_supports(support_set,
                                                         self.support_pipeline))
         names = tuple(support_set)
         self.model.dataset_meta = dict(classes=names, palette=_palette(names))
-        if self.visualizer is not None:
-            self.visualizer.dataset_meta = self.model.dataset_meta
         self.support_set = support_set
 
     def save_templates(self, path: str) -> str:
@@ -200,18 +226,31 @@ class FewShotDetInferencer(DetInferencer):
                  print_result: bool = False,
                  no_save_pred: bool = True,
                  out_dir: str = '',
+                 ann_file: Optional[str] = None,
                  **kwargs) -> dict:
         """As :meth:`DetInferencer.__call__` (without its text prompts);
         ``inputs`` may also be a folder or a glob. Returns
         ``dict(predictions=[...], visualization=[...])``; a prediction is
         ``dict(img_path, labels, label_names, scores, bboxes)`` (or a
-        ``DetDataSample`` with ``return_datasamples``)."""
+        ``DetDataSample`` with ``return_datasamples``).
+
+        ``ann_file``: a COCO json of the query images; the detections of
+        ``out_dir/results.bbox.json`` then carry its ``image_id`` (the image
+        whose ``file_name`` ends the query's path) and ``category_id`` (the
+        category named as the support class), so the file evaluates with
+        pycocotools against it. Without it they carry ``file_name`` and
+        ``category_name`` only."""
         self._need_supports()
         if batch_size < 1:
             raise ValueError(f'batch_size must be >= 1, got {batch_size}')
         (preprocess_kwargs, forward_kwargs, visualize_kwargs,
          postprocess_kwargs) = self._dispatch_kwargs(**kwargs)
         ori_inputs = expand_query(inputs)
+        image_ids = cat_ids = None
+        if ann_file is not None:  # checked before any inference
+            coco_ids = CocoIds(ann_file)
+            image_ids = coco_ids.image_ids(ori_inputs)
+            cat_ids = coco_ids.class_ids(self.classes)
         self._pred_names = [p if isinstance(p, str) else f'{i:08d}.jpg'
                             for i, p in enumerate(ori_inputs)]
         chunks = self.preprocess(ori_inputs, batch_size=batch_size, **preprocess_kwargs)
@@ -224,7 +263,9 @@ class FewShotDetInferencer(DetInferencer):
             names = self._pred_names[done:done + len(preds)]
             for name, pred in zip(names, preds):
                 pred.set_metainfo(dict(query_name=name))
-                coco_results.extend(self._coco_results(pred, done + 1))
+                coco_results.extend(coco_detections(
+                    pred, self.classes, name,
+                    None if image_ids is None else image_ids[done], cat_ids))
                 done += 1
             vis = self.visualize(ori_imgs, preds, return_vis=return_vis, show=show,
                                  wait_time=wait_time, draw_pred=draw_pred,
@@ -244,20 +285,38 @@ class FewShotDetInferencer(DetInferencer):
             dump_json_atomic(coco_results, osp.join(out_dir, 'results.bbox.json'))
         return results
 
-    def _coco_results(self, pred: DetDataSample, image_id: int) -> list:
-        """The detections of one image in COCO's results format (boxes
-        ``x, y, w, h``; ``category_id`` = label + 1), with the file and the
-        class name."""
-        inst = pred.pred_instances
-        names = self.classes
-        out = []
-        for box, score, label in zip(inst.bboxes.tolist(), inst.scores.tolist(),
-                                     inst.labels.tolist()):
-            x1, y1, x2, y2 = box
-            out.append(dict(image_id=image_id, file_name=pred.query_name,
-                            category_id=int(label) + 1, category_name=names[label],
-                            bbox=[x1, y1, x2 - x1, y2 - y1], score=float(score)))
-        return out
+    def visualize(self, inputs: list, preds: List[DetDataSample], return_vis: bool = False,
+                  show: bool = False, wait_time: int = 0, draw_pred: bool = True,
+                  pred_score_thr: float = 0.3, no_save_vis: bool = False,
+                  img_out_dir: str = '', **kwargs) -> Optional[List[np.ndarray]]:
+        """As :meth:`DetInferencer.visualize`, drawn by
+        :func:`~mmfsod.detection.visualization.draw_detections` (scores as
+        fractions, labels not overlapping); pictures go to
+        ``img_out_dir/vis/<image name>``. Returns RGB pictures with
+        ``return_vis``."""
+        if no_save_vis:
+            img_out_dir = ''
+        if not show and not img_out_dir and not return_vis:
+            return None
+        meta = self.model.dataset_meta
+        results = []
+        for single_input, pred in zip(inputs, preds):
+            if isinstance(single_input, str):
+                img = mmcv.imread(single_input)  # BGR
+            else:  # an array input, BGR as the pipeline takes it
+                img = np.asarray(single_input)
+            name = osp.basename(pred.metainfo.get('query_name')
+                                or f'{self.num_visualized_imgs:08d}.jpg')
+            picture = (draw_detections(img, pred.pred_instances, meta['classes'],
+                                       meta['palette'], pred_score_thr)
+                       if draw_pred else img.copy())
+            if img_out_dir:
+                mmcv.imwrite(picture, osp.join(img_out_dir, 'vis', name))
+            if show:
+                mmcv.imshow(picture, name, wait_time)
+            results.append(picture[..., ::-1])
+            self.num_visualized_imgs += 1
+        return results
 
     def pred2dict(self, data_sample: DetDataSample, pred_out_dir: str = '') -> dict:
         """``DetInferencer.pred2dict`` plus ``img_path`` and ``label_names``;
@@ -271,3 +330,24 @@ class FewShotDetInferencer(DetInferencer):
             stem = osp.splitext(osp.basename(name))[0]
             dump_json_atomic(result, osp.join(pred_out_dir, 'preds', stem + '.json'))
         return result
+
+
+def coco_detections(pred: DetDataSample, classes: Sequence[str], file_name: str,
+                    image_id: Optional[int] = None,
+                    cat_ids: Optional[Sequence[int]] = None) -> List[dict]:
+    """The detections of one image for a results file: ``bbox`` ``x, y, w,
+    h`` in image pixels, ``score``, ``file_name``, ``category_name``; with
+    ``image_id`` and ``cat_ids`` (category id per label, e.g. of
+    :class:`~mmfsod.detection.apis.paths.CocoIds`) also ``image_id`` and
+    ``category_id``: COCO's results format in that json's ids."""
+    inst = pred.pred_instances
+    out = []
+    for box, score, label in zip(inst.bboxes.tolist(), inst.scores.tolist(),
+                                 inst.labels.tolist()):
+        x1, y1, x2, y2 = box
+        det = dict(file_name=file_name, category_name=classes[label],
+                   bbox=[x1, y1, x2 - x1, y2 - y1], score=float(score))
+        if image_id is not None and cat_ids is not None:
+            det = dict(image_id=image_id, category_id=int(cat_ids[label]), **det)
+        out.append(det)
+    return out

@@ -26,12 +26,14 @@ import mmengine
 import numpy as np
 import torch
 from mmengine.dataset import Compose
+from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData
 
 from ..datasets.query_support import pack_supports
 from ..datasets.support_templates import TEMPLATE_VERSION, check_support_templates
 from .io import atomic_write, dump_json_atomic
+from .paths import find_image_dir, image_dir_candidates
 
 SupportSet = Dict[str, List[dict]]
 SupportItem = Tuple[Union[str, np.ndarray], Sequence, str]
@@ -66,8 +68,10 @@ def _select(support_set: SupportSet, classes: Optional[Sequence[str]],
 
 
 def check_box(bbox: Sequence[float], height: int, width: int, what: str) -> List[float]:
-    """An ``x1, y1, x2, y2`` box of positive area inside a ``height x width``
-    image, as floats; otherwise ``ValueError`` naming ``what``."""
+    """An ``x1, y1, x2, y2`` box clipped to its ``height x width`` image, as
+    floats. A box partly outside its image is clipped and kept (as training
+    keeps such boxes); ``ValueError`` naming ``what`` when the box is not 4
+    finite numbers, has no area, or has nothing left inside the image."""
     try:
         box = [float(v) for v in bbox]
     except (TypeError, ValueError):
@@ -78,10 +82,12 @@ def check_box(bbox: Sequence[float], height: int, width: int, what: str) -> List
     if x2 <= x1 or y2 <= y1:
         raise ValueError(f'{what}: box {box} has zero area (x1, y1, x2, y2 with x2 > x1 '
                          'and y2 > y1 needed)')
-    if x1 < 0 or y1 < 0 or x2 > width or y2 > height:
+    clipped = [min(max(x1, 0.), width), min(max(y1, 0.), height),
+               min(max(x2, 0.), width), min(max(y2, 0.), height)]
+    if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
         raise ValueError(f'{what}: box {box} is outside its image ({width} x {height} '
-                         'pixels, x1, y1, x2, y2)')
-    return box
+                         'pixels, x1, y1, x2, y2): nothing is left inside it')
+    return clipped
 
 
 def load_support_image(img: Union[str, np.ndarray], what: str = 'support') -> np.ndarray:
@@ -134,9 +140,12 @@ def supports_from_list(items: Sequence[SupportItem],
 
 
 def supports_from_coco(path: str, img_dir: Optional[str] = None,
-                       classes: Optional[Sequence[str]] = None) -> SupportSet:
-    """Every box of a COCO-format json (``bbox`` x, y, w, h); images under
-    ``img_dir`` (default: the json's folder). Crowd boxes are left out."""
+                       classes: Optional[Sequence[str]] = None,
+                       config_dirs: Sequence[str] = ()) -> SupportSet:
+    """Every box of a COCO-format json (``bbox`` x, y, w, h); crowd boxes
+    are left out. Images under ``img_dir``; without it, under the first
+    folder of :func:`image_dir_candidates` (``config_dirs`` first) that holds
+    them (the folder is logged)."""
     coco = _read_json(path)
     for key in ('images', 'annotations', 'categories'):
         if key not in coco:
@@ -149,7 +158,14 @@ def supports_from_coco(path: str, img_dir: Optional[str] = None,
         raise ValueError(f'{path}: categories named twice: {twice}')
     cat_names = {c['id']: c['name'] for c in coco['categories']}
     images = {im['id']: im for im in coco['images']}
-    root = osp.dirname(osp.abspath(path)) if img_dir is None else img_dir
+    if img_dir is None:
+        used = {ann.get('image_id') for ann in coco['annotations']}
+        root = find_image_dir(path, [im['file_name'] for im in coco['images']
+                                     if im.get('id') in used],
+                              image_dir_candidates(path, config_dirs), '--support-img-dir')
+        print_log(f'{path}: support images under {root}', logger='current')
+    else:
+        root = img_dir
     out: SupportSet = OrderedDict((n, []) for n in names)
     for ann in coco['annotations']:
         if ann.get('iscrowd', 0):
@@ -200,10 +216,12 @@ def _read_json(path: str):
 
 
 def load_support_set(source, img_dir: Optional[str] = None,
-                     classes: Optional[Sequence[str]] = None) -> SupportSet:
+                     classes: Optional[Sequence[str]] = None,
+                     config_dirs: Sequence[str] = ()) -> SupportSet:
     """A support set from any of: a COCO json or template json path (or a
     list of such paths, merged), a list of ``(image, boxes, class name)``,
-    a template-set dict, or a support set itself."""
+    a template-set dict, or a support set itself. ``img_dir`` and
+    ``config_dirs``: see :func:`supports_from_coco`."""
     if isinstance(source, dict):
         if 'templates' in source:
             return supports_from_templates(source, classes)
@@ -217,7 +235,7 @@ def load_support_set(source, img_dir: Optional[str] = None,
             data = _read_json(path)
             part = (supports_from_templates(data, None, path)
                     if isinstance(data, dict) and 'templates' in data
-                    else supports_from_coco(path, img_dir))
+                    else supports_from_coco(path, img_dir, config_dirs=config_dirs))
             for name, records in part.items():
                 merged.setdefault(name, []).extend(records)
         return _select(merged, classes, ', '.join(source))
@@ -232,7 +250,8 @@ def build_supports(support_set: SupportSet, support_pipeline: Sequence[dict]
     uint8, InstanceData of the K supports), as
     :meth:`QuerySupportDetector.set_support_templates` takes them.
 
-    Also stores ``height``, ``width`` and the checked ``bbox`` in the records.
+    Also stores ``height``, ``width`` and the checked ``bbox`` (clipped to
+    its image, :func:`check_box`) in the records.
     """
     pipeline = list(support_pipeline)
     first = pipeline[0]['type'] if pipeline else None
@@ -242,13 +261,17 @@ def build_supports(support_set: SupportSet, support_pipeline: Sequence[dict]
     with DefaultScope.overwrite_default_scope('mmdet'):  # mmdet's and mmfsod's transforms
         rest = Compose(pipeline[1:])
     out = {}
+    clipped = []
     for label, (name, records) in enumerate(support_set.items()):
         packed, refs = [], []
         for r in records:
             what = r.get('where', f'a support of {name!r}')
             img = load_support_image(r['img'], what)
             h, w = img.shape[:2]
-            r['bbox'] = check_box(r['bbox'], h, w, what)
+            box = check_box(r['bbox'], h, w, what)
+            if box != [float(v) for v in r['bbox']]:
+                clipped.append(what)
+            r['bbox'] = box
             r['height'], r['width'] = int(h), int(w)
             results = dict(img=img, img_path=r.get('img_path'), img_shape=(h, w),
                            ori_shape=(h, w), img_id=r['img_id'], height=h, width=w,
@@ -259,6 +282,9 @@ def build_supports(support_set: SupportSet, support_pipeline: Sequence[dict]
             refs.append(dict(label=label, img_id=r['img_id'], ann_id=r['ann_id'],
                              is_positive=True))
         out[label] = pack_supports(packed, refs, f'supports of {name!r}')
+    if clipped:
+        print_log(f'{len(clipped)} support box(es) partly outside their image clipped to it '
+                  f'and kept, e.g. {clipped[0]}', logger='current')
     return out
 
 

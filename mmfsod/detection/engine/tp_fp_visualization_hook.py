@@ -16,7 +16,9 @@ class TPFPVisualizationHook(Hook):
     """At test, draw the first ``num_images`` images with their detections
     above ``score_thr``: true positives green, false positives red (IoU >=
     ``iou_thr`` with an unmatched ground truth of the same class), ground
-    truth thin grey, novel classes starred. Pictures go to
+    truth light grey (1 pixel), labels ``<class> <score>`` with the score a
+    fraction as ``score_thr`` (novel classes starred), and a legend strip of
+    these colours under each picture (:func:`draw_tp_fp`). Pictures go to
     ``<work_dir>/<timestamp>/<out_dir>/``.
 
     Args:
@@ -58,4 +60,5 @@ class TPFPVisualizationHook(Hook):
             self._drawn += 1
             if self._drawn == self.num_images:
                 print_log(f'{self._drawn} pictures of true (green) / false (red) positives '
-                          f'in {folder}', logger='current')
+                          f'(score >= {self.score_thr}, ground truth grey, legend under '
+                          f'each) in {folder}', logger='current')

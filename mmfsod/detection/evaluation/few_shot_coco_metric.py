@@ -40,7 +40,15 @@ class FewShotCocoMetric(CocoMetric):
     :data:`STAT_NAMES` (``evaluate`` adds the prefix, ``coco/`` by default);
     values are not rounded. A category without ground truth is left out of
     the group's means by COCOeval; a group without any ground truth reports
-    ``-1``. One table with a row per group is logged.
+    ``-1``. One table with a row per group is logged. Without any detection
+    (a barely trained model) the table is one of zeros, after one warning
+    line that says so.
+
+    With ``outfile_prefix``, the detections are written to
+    ``<outfile_prefix>.bbox.json`` in COCO's results format with the ids of
+    ``ann_file``: ``image_id`` the dataset's ``img_id`` (the json's image id)
+    and ``category_id`` the category named as the label's class; they
+    evaluate with pycocotools against ``ann_file`` to the same numbers.
 
     ``maxDets`` are COCO's standard ``(1, 10, 100)`` detections per image, so
     the numbers are the COCO leaderboard / few-shot papers' ones
@@ -90,6 +98,7 @@ class FewShotCocoMetric(CocoMetric):
                 raise ValueError(f'unknown metric_items {unknown}; '
                                  f'choose from {list(STAT_NAMES)}')
         super().__init__(metric='bbox', metric_items=metric_items, **kwargs)
+        self.ann_file = kwargs.get('ann_file')
         if isinstance(class_groups, dict):
             class_groups = {
                 g: (resolve_classes(v, class_splits, f'class group {g!r}')
@@ -176,6 +185,17 @@ class FewShotCocoMetric(CocoMetric):
             coco_eval.summarize()
         return coco_eval.stats
 
+    def _empty_detections(self) -> COCO:
+        """A detection set without any detection (``COCO.loadRes`` refuses
+        an empty list); COCOeval gives it AP 0 where there is ground truth."""
+        coco_dt = COCO()
+        coco_dt.dataset = dict(images=list(self._coco_api.dataset['images']),
+                               categories=list(self._coco_api.dataset['categories']),
+                               annotations=[])
+        with contextlib.redirect_stdout(io.StringIO()):
+            coco_dt.createIndex()
+        return coco_dt
+
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """COCO box AP/AR of every class group.
 
@@ -186,7 +206,7 @@ class FewShotCocoMetric(CocoMetric):
         Returns:
             Dict[str, float]: ``<group>/bbox_<name>`` -> value for each group
             (``all`` included) and each name of :data:`STAT_NAMES` (or of
-            ``metric_items``); empty with ``format_only`` or no detections.
+            ``metric_items``); empty with ``format_only``.
         """
         logger: MMLogger = MMLogger.get_current_instance()
         gts, preds = zip(*results)
@@ -209,15 +229,24 @@ class FewShotCocoMetric(CocoMetric):
             if self.img_ids is None:
                 self.img_ids = self._coco_api.get_img_ids()
             result_files = self.results2json(preds, outfile_prefix)
+            if self.outfile_prefix:
+                ids = (f'the ids of {self.ann_file}' if self.ann_file else
+                       'image_id = img_id, category_id = label index (no ann_file: give '
+                       "the evaluator's ann_file for your json's ids)")
+                logger.info(f"detections in COCO's results format ({ids}): "
+                            f'{result_files["bbox"]}')
             if self.format_only:
-                logger.info(f'results are saved in {osp.dirname(outfile_prefix)}')
                 return OrderedDict()
             detections = load(result_files['bbox'])
-        if not detections:
-            logger.error('The testing results of the whole dataset is empty.')
-            return OrderedDict()
-
-        coco_dt = self._coco_api.loadRes(detections)
+        if detections:
+            coco_dt = self._coco_api.loadRes(detections)
+        else:
+            logger.warning(
+                f'{type(self).__name__}: no detection in the {len(preds)} test images, so '
+                'every AP and AR below is 0: the model gives no box above its score '
+                'threshold (barely trained?); train longer or lower '
+                'model.test_cfg.rcnn.score_thr')
+            coco_dt = self._empty_detections()
         items = self.metric_items or STAT_NAMES
         eval_results: Dict[str, float] = OrderedDict()
         table = [['group', 'classes', *items]]

@@ -6,9 +6,11 @@ import numpy as np
 import torch
 from mmdet.structures.bbox import bbox_overlaps
 
+from .drawing import add_legend, draw_boxes, label_text
+
 TP_COLOR = (40, 200, 40)  # BGR green
 FP_COLOR = (40, 40, 230)  # BGR red
-GT_COLOR = (230, 230, 230)  # BGR light grey, thin
+GT_COLOR = (230, 230, 230)  # BGR light grey, 1 pixel
 
 
 def score_ordered_ious(pred_boxes: torch.Tensor, pred_labels: torch.Tensor,
@@ -62,12 +64,25 @@ def match_detections(pred_boxes: torch.Tensor, pred_labels: torch.Tensor,
     return tp
 
 
+def tp_fp_legend(novel: bool = True) -> list:
+    """The legend entries of :func:`draw_tp_fp` (text, BGR colour, line):
+    TP, FP, ground truth and, with ``novel``, the star of novel classes."""
+    entries = [('TP', TP_COLOR, 2), ('FP', FP_COLOR, 2), ('ground truth', GT_COLOR, 1)]
+    if novel:
+        entries.append(('* novel', None, 1))
+    return entries
+
+
 def draw_tp_fp(img: np.ndarray, pred, gt, classes: Sequence[str], score_thr: float = 0.3,
-               iou_thr: float = 0.5, novel: Optional[Sequence[str]] = None
-               ) -> Tuple[np.ndarray, int, int]:
-    """Draw ground truth (thin grey) and detections above ``score_thr``:
-    true positives green, false positives red, each with its class and score
-    (novel classes starred).
+               iou_thr: float = 0.5, novel: Optional[Sequence[str]] = None,
+               legend: bool = True) -> Tuple[np.ndarray, int, int]:
+    """Draw ground truth (light grey, 1 pixel) and detections above
+    ``score_thr``: true positives green, false positives red (2 pixels),
+    each labelled ``<class> <score>`` (score a fraction, ``0.87``; novel
+    classes starred), labels placed where they overlap no other label
+    (:func:`~mmfsod.detection.visualization.drawing.place_labels`, best
+    scores first). With ``legend``, a strip under the picture names the
+    colours (:func:`tp_fp_legend`).
 
     Args:
         img (np.ndarray): (H, W, 3) BGR image, drawn on a copy.
@@ -75,7 +90,8 @@ def draw_tp_fp(img: np.ndarray, pred, gt, classes: Sequence[str], score_thr: flo
         gt (InstanceData): ``bboxes``, ``labels``.
 
     Returns:
-        tuple: the picture, the number of TPs and of FPs drawn.
+        tuple: the picture ((H + 16, W, 3) with the legend), the number of
+        TPs and of FPs drawn.
     """
     out = img.copy()
     # a few boxes to draw: match and draw on the host, whatever the model's device
@@ -89,14 +105,11 @@ def draw_tp_fp(img: np.ndarray, pred, gt, classes: Sequence[str], score_thr: flo
     for box in gt_boxes.round().int().tolist():
         cv2.rectangle(out, tuple(box[:2]), tuple(box[2:]), GT_COLOR, 1)
     novel = set(novel or ())
-    for box, label, score, ok in zip(boxes.round().int().tolist(), labels.tolist(),
-                                     scores.tolist(), tp):
-        color = TP_COLOR if ok else FP_COLOR
-        cv2.rectangle(out, tuple(box[:2]), tuple(box[2:]), color, 2)
-        name = classes[label] + ('*' if classes[label] in novel else '')
-        org = (box[0] + 2, max(box[1] - 3, 10))
-        cv2.putText(out, f'{name} {score:.2f}', org, cv2.FONT_HERSHEY_SIMPLEX, 0.35,
-                    (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(out, f'{name} {score:.2f}', org, cv2.FONT_HERSHEY_SIMPLEX, 0.35,
-                    color, 1, cv2.LINE_AA)
+    order = torch.argsort(scores, descending=True, stable=True).tolist()
+    texts = [label_text(classes[labels[i]] + ('*' if classes[labels[i]] in novel else ''),
+                        scores[i]) for i in order]
+    draw_boxes(out, [boxes[i].tolist() for i in order], texts,
+               [TP_COLOR if tp[i] else FP_COLOR for i in order])
+    if legend:
+        out = add_legend(out, tp_fp_legend(bool(novel)))
     return out, int(tp.sum()), int((~tp).sum())
