@@ -1,6 +1,7 @@
 """COCO-format dataset with base/novel class splits and TFA K-shot files."""
 import colorsys
 import copy
+import glob
 import os.path as osp
 from collections import Counter
 from typing import Dict, List, Optional, Sequence, Union
@@ -27,6 +28,29 @@ def _palette(classes: Sequence[str]) -> List[tuple]:
             r, g, b = colorsys.hsv_to_rgb((i * 0.618034) % 1.0, 0.85, 0.9)
             out.append((int(r * 255), int(g * 255), int(b * 255)))
     return out
+
+
+def missing_kshot_file_message(path: str, class_name: str, shot: int, seed: int,
+                               where: str) -> str:
+    """What to say when the K-shot file ``path`` of ``class_name`` is not
+    there: the class is not a category of the json the folder's other K-shot
+    files were written from (name it, list the json's classes), or the split
+    of this shot / seed was not written (the command that writes it)."""
+    folder = osp.dirname(path)
+    others = sorted(glob.glob(osp.join(folder, split_file_name('*', '*'))))
+    if others:
+        try:
+            names = [c['name'] for c in load_coco_json(others[0]).get('categories', [])]
+        except (OSError, ValueError, KeyError, TypeError):
+            names = None
+        if names is not None and class_name not in names:
+            return (f'{where}: class {class_name!r} is not a category of the json the '
+                    f'K-shot files in {folder} were written from (e.g. {others[0]}; its '
+                    f'classes: {names}): fix the class name in the config (base_classes / '
+                    'novel_classes, class_splits) or in the json and write the split again')
+    return (f'{where}: K-shot file not found: {path}. Write the split with '
+            'tools/data/prepare_few_shot_split.py --ann <train json> '
+            f'--seeds {seed} --shots {shot} --out <few_shot_ann.root>')
 
 
 @DATASETS.register_module()
@@ -153,13 +177,11 @@ class FewShotCocoDataset(SkipBadImagesMixin, CocoDataset):
         """One COCO dict from TFA's per-class files: images merged by id,
         annotations by id."""
         images, anns, categories = {}, {}, None
-        for path in files:
+        for path, class_name in zip(files, self.class_names):
             if not osp.isfile(path):
                 cfg = self.few_shot_ann
-                raise FileNotFoundError(
-                    f'{type(self).__name__}: K-shot file not found: {path}. Write the '
-                    'split with tools/data/prepare_few_shot_split.py --ann <train json> '
-                    f'--seeds {cfg["seed"]} --shots {cfg["shot"]} --out <few_shot_ann.root>')
+                raise FileNotFoundError(missing_kshot_file_message(
+                    path, class_name, cfg['shot'], cfg['seed'], type(self).__name__))
             part = load_coco_json(path)
             for key in ('images', 'annotations', 'categories'):
                 if key not in part:

@@ -14,6 +14,8 @@ from mmengine.structures import InstanceData
 
 from mmfsod.utils.bad_images import (BadImageError, bad_image_error, image_problem,
                                      log_skipped)
+from .pairing import (check_pairs_possible, draw_negatives, fewer_way_queries,
+                      negative_candidates, pair_ways)
 
 # (index of the image in the source dataset, index of the instance in it)
 InstanceRef = Tuple[int, int]
@@ -116,8 +118,14 @@ class QuerySupportDataset:
       when any other image has that class (otherwise from the query itself,
       and the class is named in the log at start-up);
     * (N - 1) x K support instances of N - 1 *negative* classes, drawn among
-      the classes that have no instance in the query image (with repetition
-      when fewer exist).
+      the classes with supports that have no instance in the query image
+      (with repetition when fewer exist). When none is left (the image shows
+      every class with supports), the pair has fewer ways: the positive
+      class alone, its supports repeated (``is_repeat``) to fill the N x K
+      slots. Such images are counted (``num_fewer_way_queries``) and logged
+      once at build; a dataset where no image has a negative left is an
+      error naming ``num_support_ways``. The rule is
+      :mod:`~mmfsod.detection.datasets.pairing`.
 
     Supports are cut from their images by ``support_pipeline`` (typically
     LoadImageFromFile, LoadAnnotations, :class:`CropSupportInstance`,
@@ -287,6 +295,15 @@ class QuerySupportDataset:
         if not self.query_indices:
             raise ValueError(f'{type(self).__name__}: no query image has an instance of '
                              f'a class with supports (classes {list(classes)})')
+        # the pairing rule (pairing.py): queries left without a negative class
+        fewer = fewer_way_queries(self.support_pool, self.query_present,
+                                  self.num_support_ways)
+        self.num_fewer_way_queries = len(fewer)
+        example = (self.dataset.get_data_info(self.query_indices[fewer[0]])['img_path']
+                   if fewer else None)
+        check_pairs_possible(len(self.query_indices), len(fewer), self.num_support_ways,
+                             [classes[k] for k in sorted(self.support_pool)],
+                             type(self).__name__, example)
         no_support = [classes[k] for k in range(len(classes)) if k not in self.support_pool]
         single = [classes[k] for k, v in self.support_img_ids.items() if len(v) == 1]
         print_log(f'{type(self).__name__}: {len(self.query_indices)} queries x {self.repeat} '
@@ -298,6 +315,12 @@ class QuerySupportDataset:
                   + (f'; classes without supports: {no_support}' if no_support else '')
                   + (f'; classes in one image only (their supports may come from the '
                      f'query itself): {single}' if single else ''), logger='current')
+        if fewer:
+            print_log(f'{type(self).__name__}: {len(fewer)} of {len(self.query_indices)} '
+                      f'query images show every class with supports (e.g. {example}): '
+                      f'no negative class is left for them, their pairs are 1-way (the '
+                      f'positive class only) instead of {self.num_support_ways}-way '
+                      '(the pairing rule, docs/custom_dataset.md)', logger='current')
         self._fully_initialized = True
 
     # the pass samplers may give this dataset (pass, idx) pairs
@@ -337,25 +360,20 @@ class QuerySupportDataset:
         """The draw of item ``index`` (an int: pass 0, or ``(pass, idx)``;
         no image is read): ``query_index`` (in the source dataset),
         ``query_class``, ``supports``: a list of ``(label, (image index,
-        instance index), is_positive)``, and ``is_repeat``: per support,
+        instance index), is_positive)``, ``is_repeat``: per support,
         whether it repeats an earlier one of its class (a class with fewer
-        than K distinct instances)."""
+        than K distinct instances, or the filled slots of a pair with fewer
+        ways), and ``num_ways``: N, or 1 when the query has no negative class
+        left (:func:`~mmfsod.detection.datasets.pairing.pair_ways`)."""
         pass_, idx = self.split_index(index)
         q = self._query_index(idx)
         rng = np.random.default_rng(draw_key(self.seed, idx % len(self), 0, pass_))
         positives = self.query_classes[q]
         pos = int(positives[rng.integers(len(positives))])
         query_index = self.query_indices[q]
-        negatives = sorted(set(self.support_pool) - self.query_present[q])
-        num_neg = self.num_support_ways - 1
-        if num_neg and not negatives:
-            raise ValueError(f'{type(self).__name__}: query image '
-                             f'{self.dataset.get_data_info(query_index)["img_path"]} '
-                             'has every class with supports; no negative class is left '
-                             f'for a {self.num_support_ways}-way pair')
-        neg = ([int(c) for c in rng.choice(negatives, num_neg,
-                                           replace=len(negatives) < num_neg)]
-               if num_neg else [])
+        negatives = negative_candidates(self.support_pool, self.query_present[q])
+        ways = pair_ways(self.num_support_ways, len(negatives))
+        neg = draw_negatives(rng, negatives, ways)
         supports, is_repeat = [], []
         k = self.num_support_shots
         for label, is_pos in [(pos, True)] + [(c, False) for c in neg]:
@@ -370,8 +388,13 @@ class QuerySupportDataset:
             picks += [picks[i % distinct] for i in range(distinct, k)]
             supports += [(label, self.support_pool[label][int(p)], is_pos) for p in picks]
             is_repeat += [i >= distinct for i in range(k)]
+        # fewer ways: the positive's supports fill the slots of the missing
+        # classes, so that every item has N x K supports
+        missing = self.num_support_ways * k - len(supports)
+        supports += [supports[i % k] for i in range(missing)]
+        is_repeat += [True] * missing
         return dict(query_index=query_index, query_class=pos, supports=supports,
-                    is_repeat=is_repeat)
+                    is_repeat=is_repeat, num_ways=ways)
 
     def __getitem__(self, index: Union[int, Sequence[int]]) -> dict:
         """Item ``index``: an int (pass 0) or ``(pass, idx)``."""
