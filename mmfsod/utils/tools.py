@@ -26,8 +26,8 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     parser.add_argument(
         '--debug', action='store_true',
-        help='show the traceback of a damaged checkpoint or image error (also '
-        f'with the environment variable {DEBUG_ENV}=1); by default one line')
+        help='show the traceback of a data, config, damaged checkpoint or image '
+        f'error (also with the environment variable {DEBUG_ENV}=1); by default one line')
 
 
 DEBUG_ENV = 'MMFSOD_DEBUG'
@@ -42,17 +42,69 @@ def _file_errors() -> tuple:
 def _one_line(exc: BaseException) -> str:
     """The message of ``exc``; an error re-raised from a dataloader worker
     carries the worker's traceback in its message: its last line."""
-    text = str(exc).strip()
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    text = text.strip()
     if 'Original Traceback' in text:
         text = text.splitlines()[-1]
         text = text.split(': ', 1)[1] if ': ' in text else text
     return ' '.join(text.split())
 
 
+# Errors of these types raised in these files (or, re-raised from a
+# dataloader worker, in the worker there) are data or config errors: the
+# datasets, evaluators and config handling of the project, mmengine's
+# config and registry (an unknown type, a wrong argument) and datasets.
+DATA_ERROR_TYPES = (FileNotFoundError, ValueError, KeyError, TypeError)
+DATA_ERROR_SOURCES = (
+    'mmfsod/detection/datasets/', 'mmfsod/classification/datasets/',
+    'mmfsod/detection/evaluation/', 'mmfsod/classification/evaluation/',
+    'mmfsod/utils/', 'mmfsod/compat/package_configs.py', 'mmengine/config/',
+    'mmengine/registry/build_functions.py', 'mmengine/dataset/', 'mmdet/datasets/',
+    'mmpretrain/datasets/', 'tools/')
+
+
+def _raised_in(exc: BaseException) -> Optional[str]:
+    """The file ``exc`` was raised in: the innermost frame of its traceback,
+    or of the worker's traceback quoted in its message."""
+    import re
+    text = str(exc)
+    if 'Original Traceback' in text:
+        files = re.findall(r'File "([^"]+)", line \d+', text)
+        return files[-1] if files else None
+    tb = exc.__traceback__
+    if tb is None:
+        return None
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_code.co_filename
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is an error of the data or the config (see
+    ``DATA_ERROR_SOURCES``), told in one line by :func:`run_main`."""
+    if not isinstance(exc, DATA_ERROR_TYPES):
+        return False
+    path = (_raised_in(exc) or '').replace(os.sep, '/')
+    return any('/' + src in path for src in DATA_ERROR_SOURCES)
+
+
+def error_line(exc: BaseException, data_hint: bool = False) -> str:
+    """``error: <type>: <message in one line>`` (with the rank in a
+    multi-process run); with ``data_hint``, how to see more."""
+    rank = os.environ.get('RANK')
+    where = f' (rank {rank})' if rank is not None and \
+        os.environ.get('WORLD_SIZE', '1') != '1' else ''
+    hint = (' [tools/misc/check_dataset.py CONFIG lists the data problems; --debug '
+            'shows the traceback]') if data_hint else ''
+    return f'error{where}: {type(exc).__name__}: {_one_line(exc)}{hint}'
+
+
 def run_main(main, argv: Optional[List[str]] = None) -> None:
-    """Run a tool's ``main``: a damaged or refused checkpoint and a bad image
-    end the process with one line on stderr naming the file and exit code 1
-    (the traceback with ``--debug`` or ``MMFSOD_DEBUG=1``)."""
+    """Run a tool's ``main``: a damaged or refused checkpoint, a bad image and
+    an error of the data or the config (a class not in the json, a missing
+    annotation or K-shot file, an unknown type, :func:`is_data_error`) end the
+    process with one line on stderr naming the file (and class or key) and
+    exit code 1 (the traceback with ``--debug`` or ``MMFSOD_DEBUG=1``)."""
     import sys
     debug = '--debug' in (sys.argv[1:] if argv is None else argv) or \
         os.environ.get(DEBUG_ENV, '') not in ('', '0')
@@ -61,11 +113,12 @@ def run_main(main, argv: Optional[List[str]] = None) -> None:
     except _file_errors() as exc:
         if debug:
             raise
-        rank = os.environ.get('RANK')
-        where = f' (rank {rank})' if rank is not None and \
-            os.environ.get('WORLD_SIZE', '1') != '1' else ''
-        print(f'error{where}: {type(exc).__name__}: {_one_line(exc)}', file=sys.stderr,
-              flush=True)
+        print(error_line(exc), file=sys.stderr, flush=True)
+        sys.exit(1)
+    except DATA_ERROR_TYPES as exc:
+        if debug or not is_data_error(exc):
+            raise
+        print(error_line(exc, data_hint=True), file=sys.stderr, flush=True)
         sys.exit(1)
 
 
