@@ -249,11 +249,23 @@ def test_cli_fine_tune_writes_checkpoint_test_tool_evaluates(
     assert meta['classes'] == list(TOY_SHAPES_CLASSES)
     assert all(len(v) == 2 for v in meta['templates'].values())
     assert '12 support classes' in res.stdout
+    prefix = tmp_path / 'test' / 'results'
     res = run_tool(['tools/test.py', FINE_TUNE, str(ckpt), '--work-dir',
-                    str(tmp_path / 'test')], env=fsod_env)
+                    str(tmp_path / 'test'), '--cfg-options',
+                    f'test_evaluator.outfile_prefix={prefix}'], env=fsod_env)
     assert res.returncode == 0, res.stdout[-3000:]
     assert 'support templates from the checkpoint' in res.stdout
     assert 'coco/novel/bbox_mAP' in res.stdout
+    # the test tool's results file, in the ids of the evaluator's ann_file
+    val = osp.join(fsod_toy_root, 'annotations', 'instances_val.json')
+    assert f"detections in COCO's results format (the ids of {val}): {prefix}.bbox.json" \
+        in res.stdout
+    with open(val) as f:
+        coco = json.load(f)
+    with open(f'{prefix}.bbox.json') as f:
+        dets = json.load(f)
+    assert dets and {d['image_id'] for d in dets} <= {im['id'] for im in coco['images']}
+    assert {d['category_id'] for d in dets} <= {c['id'] for c in coco['categories']}
 
 
 def test_mmdet_apis_point_to_few_shot_inferencer(tiny_ckpt, queries):

@@ -87,3 +87,25 @@ def test_queried_images_and_classes_without_detections_count(gt_file, tmp_path):
     assert res.stdout.splitlines()[0].startswith('2 images')
     row = [line for line in res.stdout.splitlines() if line.startswith('all')][0]
     assert row.split()[1:4] == ['1', '1', '3']
+
+
+def test_default_img_dir_follows_the_documented_layout(gt_file, tmp_path, capsys):
+    """Without --img-dir: ROOT/images/ (docs/custom_dataset.md) when the
+    images are there, else ROOT/ (the toy sets); neither is one error line."""
+    root = osp.dirname(osp.dirname(gt_file))
+    with pytest.raises(FileNotFoundError, match=r'val.json: its images \(val/a.jpg, ...\) '
+                       r'are not under any of .*--img-dir$'):
+        TOOL['default_img_dir'](gt_file)
+    assert TOOL['main']([gt_file, '--list-images', '--classes', 'fan']) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('few_shot_precision_recall.py: error: ') and err.count('\n') == 1
+    for name in ('a.jpg', 'b.jpg'):  # the toy layout: file_name relative to ROOT
+        (tmp_path / 'val').mkdir(exist_ok=True)
+        (tmp_path / 'val' / name).write_bytes(b'')
+    assert TOOL['default_img_dir'](gt_file) == root
+    for name in ('a.jpg', 'b.jpg'):  # the documented layout wins
+        (tmp_path / 'images' / 'val').mkdir(parents=True, exist_ok=True)
+        (tmp_path / 'images' / 'val' / name).write_bytes(b'')
+    assert TOOL['default_img_dir'](gt_file) == osp.join(root, 'images')
+    assert TOOL['main']([gt_file, '--list-images', '--classes', 'fan']) == 0
+    assert capsys.readouterr().out.split() == [osp.join(root, 'images', 'val', 'b.jpg')]
