@@ -8,7 +8,9 @@ Activated by ``import mmfsod`` (configs import it through ``custom_imports``):
 * :mod:`.atomic` -- checkpoints, ``last_checkpoint`` and mmengine's dumps
   are written to a temporary file, then renamed (atomic);
 * :mod:`.checkpoint_files` -- a damaged checkpoint is reported naming the
-  file and what is wrong; auto-resume skips it for the newest intact one.
+  file and what is wrong; auto-resume skips it for the newest intact one;
+* :mod:`.package_configs` -- ``_base_ = 'mmfsod::gcn_fsod/...'`` inherits
+  mmfsod's installed configs from any folder.
 """
 from .checkpoint import (MMENGINE_CHECKPOINT_GLOBALS, UnsafeCheckpointError,
                          allow_checkpoint_globals, patch_checkpoint_loading)
@@ -17,6 +19,7 @@ from .checkpoint_files import (CorruptCheckpointError, checkpoint_problem,
                                find_latest_intact_checkpoint,
                                patch_checkpoint_files)
 from .dist import init_dist_cpu, patch_cpu_distributed
+from .package_configs import patch_package_configs
 
 
 def activate() -> None:
@@ -25,6 +28,7 @@ def activate() -> None:
     patch_cpu_distributed()
     patch_atomic_saves()
     patch_checkpoint_files()
+    patch_package_configs()
 
 
 __all__ = [
@@ -32,5 +36,5 @@ __all__ = [
     'CorruptCheckpointError', 'find_latest_intact_checkpoint',
     'patch_atomic_saves', 'patch_checkpoint_files', 'allow_checkpoint_globals', 'init_dist_cpu',
     'MMENGINE_CHECKPOINT_GLOBALS', 'patch_checkpoint_loading',
-    'patch_cpu_distributed', 'UnsafeCheckpointError'
+    'patch_cpu_distributed', 'patch_package_configs', 'UnsafeCheckpointError'
 ]

@@ -11,6 +11,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmfsod  # noqa: F401  (activates mmfsod.compat before any config runs)
+from mmfsod.utils.config_derived import resolve_derived
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -131,8 +132,9 @@ def parse_tool_args(parser: argparse.ArgumentParser,
 
 def load_config(path: str, cfg_options: Optional[dict] = None,
                 launcher: str = 'none') -> Config:
-    """Read ``path`` (importing its ``custom_imports``) and apply
-    ``--cfg-options``."""
+    """Read ``path`` (importing its ``custom_imports``), apply
+    ``--cfg-options``, then resolve the ``'${key}'`` references of derived
+    fields (:mod:`mmfsod.utils.config_derived`)."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file {path!r} does not exist')
     cfg = Config.fromfile(path)
@@ -143,7 +145,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
     cfg.launcher = launcher
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    return cfg
+    return resolve_derived(cfg)
 
 
 def setup_work_dir(cfg: Config, config_path: str, work_dir: Optional[str]) -> None:

@@ -32,5 +32,5 @@ custom_hooks = [
     dict(type='SupportTemplateHook', num_shots=None,
          support_pipeline={{_base_.support_pipeline}}),
     dict(type='TPFPVisualizationHook', num_images=8, score_thr=0.3,
-         novel_classes={{_base_.novel_classes}})
+         novel_classes='${novel_classes}')
 ]

@@ -17,7 +17,7 @@ train_dataloader = dict(
     dataset={{_base_.base_train_dataset}})
 val_dataloader = dict(dataset=dict(classes='BASE_CLASSES'))
 test_dataloader = val_dataloader
-val_evaluator = dict(class_groups=dict(_delete_=True, base={{_base_.base_classes}}))
+val_evaluator = dict(class_groups=dict(_delete_=True, base='${base_classes}'))
 test_evaluator = val_evaluator
 
 max_iters = 1000
