@@ -141,7 +141,8 @@ def test_tfa_configs_key_their_draws(config):
     loader = cfg.train_dataloader
     assert loader.sampler.type == 'PassInfiniteSampler', config
     assert loader.dataset.type == 'KeyedDrawsDataset', config
-    assert loader.dataset.dataset.type in ('FewShotCocoDataset', 'ToyShapesDataset'), config
+    assert loader.dataset.dataset.type in ('FewShotCocoDataset', 'ToyShapesDataset',
+                                           'FewShotVOCDataset', 'ToyShapesVOCDataset'), config
     assert cfg.train_cfg.type == 'IndexSkipIterBasedTrainLoop', config
 
 
