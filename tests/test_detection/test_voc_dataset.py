@@ -176,3 +176,10 @@ def test_toy_voc_is_the_toy_set(tmp_path, capsys):
              for i in ds.get_data_info(k)['instances']]
     assert any(ign for _, ign in sides)  # some difficult boxes, ignored
     assert all(ign == (side < 24) for side, ign in sides)
+
+
+def test_classes_outside_the_split(base):
+    with pytest.raises(ValueError, match=r"classes: \['zebra'\] are not in class_splits"):
+        voc(base, classes=('cat', 'zebra'))
+    ds = voc(base, classes=None, class_splits=None)  # VOC's 20, cat / dog / bird among them
+    assert len(ds.metainfo['classes']) == 20 and ds.metainfo['dataset_type'] is None
