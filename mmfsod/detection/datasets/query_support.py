@@ -1,7 +1,5 @@
 """Query-support pairs for training query-aware few-shot detectors."""
-import contextlib
 import copy
-import random
 from collections import defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -10,100 +8,13 @@ import torch
 from mmdet.registry import DATASETS
 from mmengine.dataset import BaseDataset, Compose
 from mmengine.logging import print_log
-from mmengine.structures import InstanceData
 
 from mmfsod.utils.bad_images import (BadImageError, bad_image_error, image_problem,
                                      log_skipped)
+from .draws import draw_key, seeded_global_rngs
 from .pairing import (check_pairs_possible, draw_negatives, fewer_way_queries,
                       negative_candidates, pair_ways)
-
-# (index of the image in the source dataset, index of the instance in it)
-InstanceRef = Tuple[int, int]
-
-
-def support_instance_info(data_info: dict, inst_idx: int) -> dict:
-    """The input of a support pipeline: the source image and only the one
-    instance ``inst_idx`` of it (as ``instances``, read by LoadAnnotations)."""
-    inst = data_info['instances'][inst_idx]
-    return dict(img_path=data_info['img_path'], img_id=data_info['img_id'],
-                height=data_info['height'], width=data_info['width'],
-                instances=[copy.deepcopy(inst)], ann_id=inst.get('ann_id', -1),
-                support_class=inst['bbox_label'])
-
-
-def pack_supports(packed: List[dict], refs: Sequence[dict],
-                  where: str) -> Tuple[torch.Tensor, InstanceData]:
-    """Stack the outputs of a support pipeline.
-
-    Args:
-        packed (list[dict]): the support pipeline's outputs.
-        refs (list[dict]): per support, ``label``, ``img_id``, ``ann_id`` and
-            ``is_positive``.
-        where (str): what to name in errors.
-
-    Returns:
-        tuple: ``inputs`` (S, 3, h, w) uint8 and an ``InstanceData`` of
-        length S with ``labels`` (S,) (the class of each support),
-        ``bboxes`` (S, 4) (the instance box in support-input pixels),
-        ``img_ids`` (S,), ``ann_ids`` (S,) and ``is_positive`` (S,) bool.
-    """
-    shapes = {tuple(p['inputs'].shape) for p in packed}
-    if len(shapes) != 1:
-        raise ValueError(f'{where}: the support pipeline must give every support one '
-                         f'size (end it with Pad(size=...)), got shapes {sorted(shapes)}')
-    inputs = torch.stack([p['inputs'] for p in packed])  # (S, 3, h, w)
-    boxes = []
-    for p in packed:
-        gt = p['data_samples'].get('gt_instances')
-        if gt is None or len(gt) != 1:
-            raise ValueError(f'{where}: the support pipeline must keep the one support '
-                             'box (LoadAnnotations with_bbox=True before the crop)')
-        boxes.append(gt.bboxes.tensor if hasattr(gt.bboxes, 'tensor') else gt.bboxes)
-    info = InstanceData()
-    info.labels = torch.tensor([r['label'] for r in refs], dtype=torch.long)  # (S,)
-    info.bboxes = torch.cat(boxes).float()  # (S, 4)
-    info.img_ids = torch.tensor([r['img_id'] for r in refs], dtype=torch.long)
-    info.ann_ids = torch.tensor([r['ann_id'] for r in refs], dtype=torch.long)
-    info.is_positive = torch.tensor([r['is_positive'] for r in refs], dtype=torch.bool)
-    return inputs, info
-
-
-def box_area(bbox: Sequence[float]) -> float:
-    """Area of an ``x1, y1, x2, y2`` box."""
-    return max(0.0, bbox[2] - bbox[0]) * max(0.0, bbox[3] - bbox[1])
-
-
-def draw_key(seed: int, idx: int, stream: int = 0, pass_: int = 0) -> List[int]:
-    """The entropy of one random stream of an item: ``(seed, idx, stream,
-    pass)`` with trailing zeros left out, so that pass 0 keeps the keys the
-    draws had before passes counted (``(seed, idx)`` for the pairing and the
-    supports, stream 0; ``(seed, idx, 1)`` for the transforms, stream 1)."""
-    key = [int(seed), int(idx)]
-    if stream or pass_:
-        key.append(int(stream))
-    if pass_:
-        key.append(int(pass_))
-    return key
-
-
-@contextlib.contextmanager
-def seeded_global_rngs(seed_seq: Sequence[int]):
-    """Seed Python's, numpy's and torch's CPU global generators (which
-    mmcv/mmdet transforms draw from) for the block, and restore their state
-    after. (Not ``torch.manual_seed``: that seeds the CUDA generators too,
-    which the main process of a ``num_workers=0`` run trains with.)"""
-    py_state, np_state = random.getstate(), np.random.get_state()
-    torch_state = torch.get_rng_state()
-    seed = int(np.random.SeedSequence(list(seed_seq)).generate_state(1)[0])
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.default_generator.manual_seed(seed)
-    try:
-        yield
-    finally:
-        random.setstate(py_state)
-        np.random.set_state(np_state)
-        torch.set_rng_state(torch_state)
+from .support_packing import InstanceRef, box_area, pack_supports, support_instance_info
 
 
 @DATASETS.register_module()
