@@ -23,7 +23,9 @@ label_names, scores, boxes in image pixels) and OUT_DIR/results.bbox.json
 (every detection: bbox x, y, w, h, score, file_name, category_name; with
 --ann-file QUERY_JSON also that json's image_id, matched by file_name ending
 the query's path, and category_id, matched by class name: COCO's results
-format, to evaluate with pycocotools against QUERY_JSON).
+format, to evaluate with pycocotools against QUERY_JSON). Pictures and jsons
+are named as the query, or by its path below the queries' common folder when
+two queries share a file name.
 """
 import argparse
 import os.path as osp

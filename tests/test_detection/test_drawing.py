@@ -94,3 +94,34 @@ def test_demo_drawing_boxes_in_class_colours_above_the_threshold():
     assert not img.any()  # a copy
     assert tuple(out[55, 10]) == (0, 255, 0)  # the left edge, BGR
     assert not out[90:, 100:].any()  # the box under the threshold is not drawn
+
+
+def test_tp_fp_hook_pictures_with_legend_and_no_overwrite(tmp_path):
+    """Two test images with one file name in two sub-folders: two pictures,
+    each with the legend strip under it."""
+    from types import SimpleNamespace
+
+    import mmcv
+    from mmdet.structures import DetDataSample
+
+    from mmfsod.detection.engine.tp_fp_visualization_hook import TPFPVisualizationHook
+    samples = []
+    for img_id, sub in ((907, 'a'), (12, 'b')):
+        path = tmp_path / 'images' / sub / '0001.jpg'
+        mmcv.imwrite(np.zeros((40, 50, 3), np.uint8), str(path))
+        sample = DetDataSample(metainfo=dict(img_path=str(path), img_id=img_id))
+        sample.pred_instances = InstanceData(bboxes=torch.tensor([[5., 5., 20., 20.]]),
+                                             labels=torch.tensor([0]),
+                                             scores=torch.tensor([0.9]))
+        sample.gt_instances = InstanceData(bboxes=torch.tensor([[5., 5., 20., 20.]]),
+                                           labels=torch.tensor([0]))
+        samples.append(sample)
+    runner = SimpleNamespace(log_dir=str(tmp_path / 'log'), test_dataloader=SimpleNamespace(
+        dataset=SimpleNamespace(metainfo=dict(classes=('cog', )))))
+    hook = TPFPVisualizationHook(num_images=2)
+    hook.before_test(runner)
+    hook.after_test_iter(runner, 0, outputs=samples)
+    names = sorted(p.name for p in (tmp_path / 'log' / 'tp_fp').iterdir())
+    assert names == ['0001.jpg', '12_0001.jpg']
+    picture = mmcv.imread(str(tmp_path / 'log' / 'tp_fp' / '0001.jpg'))
+    assert picture.shape == (40 + LEGEND_HEIGHT, 50, 3)

@@ -17,6 +17,7 @@ from pycocotools.cocoeval import COCOeval
 
 import mmfsod.detection  # noqa: F401  (registers the metric)
 from mmfsod.detection.apis import CocoIds, coco_detections
+from mmfsod.detection.apis.few_shot_inferencer import output_names
 from mmfsod.detection.evaluation import FewShotCocoMetric
 from mmfsod.detection.evaluation.few_shot_coco_metric import STAT_NAMES
 
@@ -141,6 +142,16 @@ def test_coco_ids_matching(ann_file, tmp_path):
         ids.class_ids(['fig', 'pear'])
     with pytest.raises(FileNotFoundError, match='missing.json'):
         CocoIds(str(tmp_path / 'missing.json'))
+
+
+def test_output_names_never_overwrite():
+    """The demo's pictures and jsons: file names, or the paths below the
+    common folder when two queries share a file name (sub-folders)."""
+    assert output_names(['/d/images/a.jpg', 'b.jpg']) == ['a.jpg', 'b.jpg']
+    assert output_names(['/d/images/train/0001.jpg', '/d/images/val/0001.jpg',
+                         '/d/images/val/sub/0002.jpg']) == [
+        osp.join('train', '0001.jpg'), osp.join('val', '0001.jpg'),
+        osp.join('val', 'sub', '0002.jpg')]
 
 
 class _Records(logging.Handler):

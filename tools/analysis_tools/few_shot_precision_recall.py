@@ -196,10 +196,11 @@ def _run(parser, args) -> int:
     preds = osp.join(osp.dirname(osp.abspath(args.files[0])), 'preds')
     if osp.isdir(preds):
         images = []
-        for name in sorted(os.listdir(preds)):
-            if name.endswith('.json'):
-                with open(osp.join(preds, name)) as f:
-                    images.append(json.load(f).get('img_path'))
+        for folder, _, names in sorted(os.walk(preds)):  # sub-folders: same names
+            for name in sorted(names):
+                if name.endswith('.json'):
+                    with open(osp.join(folder, name)) as f:
+                        images.append(json.load(f).get('img_path'))
         if not images or None in images:  # e.g. array inputs: no paths
             images = None
     table = precision_recall(results, gt_file, img_dir, args.iou, args.score_thr,

@@ -1,5 +1,6 @@
 """Few-shot detection of the classes shown by a few boxes, as mmdet's
 :class:`~mmdet.apis.DetInferencer` detects its training classes."""
+import copy
 import glob
 import os.path as osp
 from typing import Callable, List, Optional, Sequence
@@ -8,12 +9,14 @@ import mmcv
 import numpy as np
 from mmdet.apis import DetInferencer
 from mmdet.structures import DetDataSample
+from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.fileio import list_dir_or_file
 from mmengine.registry import FUNCTIONS
 from mmengine.runner.checkpoint import _load_checkpoint, _load_checkpoint_to_model
 from mmengine.utils import ProgressBar
 
+from mmfsod.utils.config_derived import resolve_derived
 from ..datasets.few_shot_coco import _palette
 from ..visualization.drawing import draw_detections
 from .io import dump_json_atomic
@@ -129,6 +132,10 @@ class FewShotDetInferencer(DetInferencer):
         self.checkpoint_templates = None
         self.weights = weights
         self.support_set: Optional[SupportSet] = None
+        if isinstance(model, str) and osp.isfile(model):
+            model = Config.fromfile(model)
+        if isinstance(model, Config):  # '${key}' fields (mmfsod/utils/config_derived.py)
+            model = resolve_derived(copy.deepcopy(model))
         super().__init__(model=model, weights=weights, device=device, scope=scope,
                          palette=palette, show_progress=show_progress)
         if not hasattr(self.model, 'set_support_templates'):
@@ -253,6 +260,7 @@ class FewShotDetInferencer(DetInferencer):
             cat_ids = coco_ids.class_ids(self.classes)
         self._pred_names = [p if isinstance(p, str) else f'{i:08d}.jpg'
                             for i, p in enumerate(ori_inputs)]
+        out_names = output_names(self._pred_names)
         chunks = self.preprocess(ori_inputs, batch_size=batch_size, **preprocess_kwargs)
         results = dict(predictions=[], visualization=[])
         coco_results = []
@@ -261,8 +269,8 @@ class FewShotDetInferencer(DetInferencer):
         for ori_imgs, data in chunks:
             preds = self.forward(data, **forward_kwargs)
             names = self._pred_names[done:done + len(preds)]
-            for name, pred in zip(names, preds):
-                pred.set_metainfo(dict(query_name=name))
+            for name, out_name, pred in zip(names, out_names[done:done + len(preds)], preds):
+                pred.set_metainfo(dict(query_name=name, out_name=out_name))
                 coco_results.extend(coco_detections(
                     pred, self.classes, name,
                     None if image_ids is None else image_ids[done], cat_ids))
@@ -305,8 +313,8 @@ class FewShotDetInferencer(DetInferencer):
                 img = mmcv.imread(single_input)  # BGR
             else:  # an array input, BGR as the pipeline takes it
                 img = np.asarray(single_input)
-            name = osp.basename(pred.metainfo.get('query_name')
-                                or f'{self.num_visualized_imgs:08d}.jpg')
+            name = (pred.metainfo.get('out_name')
+                    or f'{self.num_visualized_imgs:08d}.jpg')
             picture = (draw_detections(img, pred.pred_instances, meta['classes'],
                                        meta['palette'], pred_score_thr)
                        if draw_pred else img.copy())
@@ -320,16 +328,29 @@ class FewShotDetInferencer(DetInferencer):
 
     def pred2dict(self, data_sample: DetDataSample, pred_out_dir: str = '') -> dict:
         """``DetInferencer.pred2dict`` plus ``img_path`` and ``label_names``;
-        the json (``pred_out_dir/preds/<image name>.json``) is written
-        whole or not at all."""
+        the json (``pred_out_dir/preds/<image name>.json``, see
+        :func:`output_names`) is written whole or not at all."""
         result = super().pred2dict(data_sample, '')
         name = data_sample.metainfo.get('query_name', data_sample.get('img_path'))
         result = dict(img_path=name, **result,
                       label_names=[self.classes[i] for i in result.get('labels', [])])
         if pred_out_dir:
-            stem = osp.splitext(osp.basename(name))[0]
+            stem = osp.splitext(data_sample.metainfo.get('out_name') or osp.basename(name))[0]
             dump_json_atomic(result, osp.join(pred_out_dir, 'preds', stem + '.json'))
         return result
+
+
+def output_names(paths: Sequence[str]) -> List[str]:
+    """The names of the pictures and jsons of the queries ``paths``: their
+    file names when these differ, else their paths below the folder common
+    to all (``train/0001.jpg`` and ``val/0001.jpg``), so that no output
+    overwrites another."""
+    names = [osp.basename(p) for p in paths]
+    if len(set(names)) == len(names):
+        return names
+    full = [osp.abspath(p) for p in paths]
+    common = osp.commonpath([osp.dirname(p) for p in full])
+    return [osp.relpath(p, common) for p in full]
 
 
 def coco_detections(pred: DetDataSample, classes: Sequence[str], file_name: str,

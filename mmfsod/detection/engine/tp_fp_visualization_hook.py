@@ -19,7 +19,8 @@ class TPFPVisualizationHook(Hook):
     truth light grey (1 pixel), labels ``<class> <score>`` with the score a
     fraction as ``score_thr`` (novel classes starred), and a legend strip of
     these colours under each picture (:func:`draw_tp_fp`). Pictures go to
-    ``<work_dir>/<timestamp>/<out_dir>/``.
+    ``<work_dir>/<timestamp>/<out_dir>/``, named as the image (prefixed
+    with its image id when an earlier one had the same file name).
 
     Args:
         num_images (int): images to draw. Defaults to 8.
@@ -37,9 +38,11 @@ class TPFPVisualizationHook(Hook):
         self.out_dir = out_dir
         self.novel_classes = tuple(novel_classes or ())
         self._drawn = 0
+        self._names = set()
 
     def before_test(self, runner) -> None:
         self._drawn = 0
+        self._names = set()
 
     def after_test_iter(self, runner, batch_idx: int, data_batch=None,
                         outputs=None) -> None:
@@ -55,8 +58,11 @@ class TPFPVisualizationHook(Hook):
             picture, tp, fp = draw_tp_fp(img, sample.pred_instances, sample.gt_instances,
                                          classes, self.score_thr, self.iou_thr,
                                          self.novel_classes)
-            name = osp.join(folder, osp.basename(sample.img_path))
-            mmcv.imwrite(picture, name)
+            name = osp.basename(sample.img_path)
+            if name in self._names:  # same file name in another sub-folder
+                name = f'{sample.get("img_id", self._drawn)}_{name}'
+            self._names.add(name)
+            mmcv.imwrite(picture, osp.join(folder, name))
             self._drawn += 1
             if self._drawn == self.num_images:
                 print_log(f'{self._drawn} pictures of true (green) / false (red) positives '
