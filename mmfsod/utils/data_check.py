@@ -158,15 +158,26 @@ class _Checker:
             self.report.problem(key, f'{type(exc).__name__}: {_error_text(exc)}')
             return None
         self.check_images(key, ds)
-        infos = [ds.get_data_info(i) for i in range(len(ds))]
-        per_class = Counter(inst['bbox_label'] for info in infos for inst in info['instances'])
-        classes = ds.metainfo['classes']
-        source = getattr(ds, '_source', '')
-        self.report.lines.append(
-            f'{key} ({type(ds).__name__}, {source}): {len(infos)} images, '
-            f'{sum(per_class.values())} boxes, {len(classes)} classes: '
-            + ', '.join(f'{c} ({per_class.get(i, 0)})' for i, c in enumerate(classes)))
+        self.report.lines.append(self.summary(key, ds))
         return ds
+
+    @staticmethod
+    def summary(key: str, ds) -> str:
+        """``key (type, source): I images, B boxes, C classes: name (boxes),
+        ...`` for a detection dataset (data infos with ``instances``), else
+        ``key (type): N items``."""
+        source = getattr(ds, '_source', None)
+        head = f'{key} ({type(ds).__name__}' + (f', {source})' if source else ')')
+        infos = ([ds.get_data_info(i) for i in range(len(ds))]
+                 if hasattr(ds, 'get_data_info') else [])
+        if not infos or not all(isinstance(info.get('instances'), list) for info in infos):
+            return f'{head}: {len(ds)} items'
+        per_class = Counter(inst.get('bbox_label') for info in infos
+                            for inst in info['instances'])
+        classes = ds.metainfo.get('classes') or sorted(per_class)
+        return (f'{head}: {len(infos)} images, {sum(per_class.values())} boxes, '
+                f'{len(classes)} classes: '
+                + ', '.join(f'{c} ({per_class.get(i, 0)})' for i, c in enumerate(classes)))
 
     def check_images(self, key: str, ds) -> None:
         missing = []
@@ -221,7 +232,7 @@ class _Checker:
             except Exception as exc:  # noqa: BLE001 (a dataset without data infos)
                 self.report.problem(key, f'{type(exc).__name__}: {_error_text(exc)}')
                 return None
-        self.report.lines.append(f'{key} ({type(ds).__name__}): {len(ds)} items')
+        self.report.lines.append(self.summary(key, ds))
         return ds
 
 
