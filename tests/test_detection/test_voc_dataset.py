@@ -100,6 +100,9 @@ def test_sampled_k_shot_sets(base, tmp_path, shot):
     assert set(per_class) == {0, 1, 2} and max(per_class.values()) <= shot
     if shot == 1:
         assert set(per_class.values()) == {1}
+    # fewer than K only where TFA's sampler listed an image twice (logged)
+    assert ds.num_short_classes == {ds.metainfo['classes'][k]: n
+                                    for k, n in per_class.items() if n < shot}
     # the query / support pairing runs on it unchanged, K from few_shot_ann
     pairs = QuerySupportDataset(ds, support_pipeline=[], num_support_ways=2,
                                 num_support_shots=None)

@@ -51,7 +51,10 @@ class FewShotVOCDataset(SkipBadImagesMixin, VOCDataset):
     its images hold more (TFA draws these with numpy's unseeded global
     generator; here with one seeded from the seed, the shot and the class,
     so a run is reproducible). An image listed by several class files is one
-    item with the boxes of each. The image is looked up in the roots of
+    item with the boxes of each. A line repeated in a file (TFA's sampler can
+    draw an image twice) is read once, so such a class may have fewer than K
+    boxes (TFA trains on the repeated box twice); :attr:`num_short_classes`
+    has them, and the log names them. The image is looked up in the roots of
     ``ann_file``, the one named in the line first.
 
     Items are the data infos of :class:`FewShotCocoDataset` (``img_id`` and
@@ -207,6 +210,8 @@ class FewShotVOCDataset(SkipBadImagesMixin, VOCDataset):
                 if key not in keep:
                     keep[key] = set()
                     images.append((root, voc_id))
+            if len(boxes) < shot:  # TFA's sampler listed an image twice
+                self.num_short_classes[cls] = len(boxes)
             if len(boxes) > shot:  # TFA keeps K boxes of the class, drawn at random
                 rng = np.random.default_rng([seed, shot, zlib.crc32(cls.encode())])
                 boxes = [boxes[i] for i in sorted(rng.choice(len(boxes), shot,
@@ -227,6 +232,8 @@ class FewShotVOCDataset(SkipBadImagesMixin, VOCDataset):
         order of ``classes``."""
         self.cat2label = {c: i for i, c in enumerate(self.class_names)}
         self._xml_cache: Dict[str, Dict] = {}
+        # K-shot sets: class -> its boxes, when fewer than K
+        self.num_short_classes: Dict[str, int] = {}
         images, keep, source = self._image_list()
         data_list, seen = [], {}
         num = difficult = 0
@@ -246,8 +253,11 @@ class FewShotVOCDataset(SkipBadImagesMixin, VOCDataset):
         self._source = source
         print_log(f'{type(self).__name__} ({source}): {len(data_list)} images, {num} '
                   f'instances of {len(self.class_names)} classes ({difficult} difficult, '
-                  f'{"used as ground truth" if self.use_difficult else "ignored"})',
-                  logger='current')
+                  f'{"used as ground truth" if self.use_difficult else "ignored"})'
+                  + (f'; classes with fewer than K={self.few_shot_ann["shot"]} boxes in the '
+                     f'images their K-shot file lists (TFA\'s sampler can list an image '
+                     f'twice; it is read once): {self.num_short_classes}'
+                     if self.num_short_classes else ''), logger='current')
         return data_list
 
     def _parse_image(self, root: str, voc_id: str, xml_path: str,
