@@ -227,3 +227,14 @@ def test_shipped_template_is_resolved_by_every_repo_config_loader():
     assert cfg.train_dataloader.dataset.dataset.few_shot_ann == dict(
         root='few_shot_ann/', shot=10, seed=0)
     assert not has_references(cfg.to_dict())
+
+
+def test_the_few_shot_inferencer_reads_the_resolved_config(tmp_path):
+    """The demo's inferencer (no tool's load_config) resolves the references:
+    the support images are looked for under the child's data_root."""
+    from mmfsod.detection.apis import FewShotDetInferencer
+    from mmfsod.detection.apis.paths import config_image_dirs
+    path = _child(tmp_path, 'my_cfg.py', FT_CFG, data_root='/elsewhere/', img_prefix='pics/')
+    inferencer = FewShotDetInferencer(path, weights=None, device='cpu', show_progress=False)
+    assert not has_references(inferencer.cfg.to_dict())
+    assert config_image_dirs(inferencer.cfg) == ['/elsewhere/pics/']

@@ -17,6 +17,7 @@ from typing import Optional, Sequence, Tuple, Union
 
 from mmengine.config import Config
 
+from mmfsod.utils.config_derived import resolve_derived
 from .few_shot_inferencer import find_support_pipeline
 from .io import atomic_write, dump_json_atomic
 from .paths import config_image_dirs
@@ -104,6 +105,7 @@ def fine_tune_on_supports(config: Union[str, Config], checkpoint: str, supports,
     """
     from mmengine.runner import Runner
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
+    resolve_derived(cfg)  # '${key}' fields (mmfsod/utils/config_derived.py)
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
     support_set: SupportSet = load_support_set(supports, img_dir, classes,
