@@ -141,3 +141,40 @@ def test_no_pair_possible_is_a_clear_error(tmp_path):
         build(query_support_cfg(root, classes=('c_digit', )))
     ds = build(query_support_cfg(root, classes=('c_digit', ), num_support_ways=1))
     assert ds.num_fewer_way_queries == 0 and len(ds) > 0
+
+
+def test_detector_trains_on_a_batch_with_a_fewer_way_item(tmp_path):
+    """A 1-way item (filled slots) and a 2-way item in one batch: one pair
+    for the first, two for the second; finite losses; the filled slots stay
+    out of the support mean, so they get no gradient."""
+    import torch
+    from mmdet.registry import MODELS
+    from mmengine.config import Config
+    from mmengine.dataset import pseudo_collate
+
+    from conftest import REPO
+    root = str(tmp_path) + '/'
+    write_four_class_set(root)
+    ds = build(query_support_cfg(root))
+    fewer = fewer_way_queries(ds.support_pool, ds.query_present, 2)
+    full = next(i for i in range(len(ds)) if i not in fewer)
+    batch = pseudo_collate([ds[fewer[0]], ds[full]])
+    cfg = Config.fromfile(osp.join(REPO, 'configs/gcn_fsod/toy/'
+                                   'gcn-fsod_r18_c4_toy_base-training.py'))
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        model = MODELS.build(cfg.model)
+    model.train()
+    data = model.data_preprocessor(dict(batch), True)
+    query = model.extract_feat(data['inputs'])
+    pairs = model._make_pairs(query, data['data_samples'], data['support_inputs'])
+    assert pairs[4] == [0, 1, 1]  # the query of each pair
+    assert [len(p.gt_instances) > 0 for p in pairs[3]] == [True, True, False]
+    data['support_inputs'].requires_grad_(True)
+    losses = model(**data, mode='loss')
+    total, _ = model.parse_losses(losses)
+    assert torch.isfinite(total)
+    total.backward()
+    grad = data['support_inputs'].grad.flatten(2).abs().sum(-1)  # (B, S)
+    assert (grad[0, :2] > 0).all() and (grad[0, 2:] == 0).all()  # filled: no gradient
+    assert (grad[1] > 0).all()
