@@ -186,3 +186,17 @@ def test_classes_outside_the_split(base):
         voc(base, classes=('cat', 'zebra'))
     ds = voc(base, classes=None, class_splits=None)  # VOC's 20, cat / dog / bird among them
     assert len(ds.metainfo['classes']) == 20 and ds.metainfo['dataset_type'] is None
+
+
+def test_size_from_the_image_without_size(tmp_path):
+    import cv2
+    import numpy as np
+    root = write_voc_root(str(tmp_path / 'VOC2007'), {'000001': [('cat', 0)]})
+    xml = osp.join(root, 'Annotations', '000001.xml')
+    _bad(xml, xml_text('VOC2007', '000001.jpg', [('cat', 0)], width=0, height=0))
+    kwargs = dict(ann_file='VOC2007/ImageSets/Main/trainval.txt', classes=('cat', ))
+    with pytest.raises(FileNotFoundError, match='000001.xml gives no image size'):
+        voc(str(tmp_path), **kwargs)
+    cv2.imwrite(osp.join(root, 'JPEGImages', '000001.jpg'), np.zeros((33, 44, 3), np.uint8))
+    info = voc(str(tmp_path), **kwargs).get_data_info(0)
+    assert (info['height'], info['width']) == (33, 44)

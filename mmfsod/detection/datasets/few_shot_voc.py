@@ -267,8 +267,12 @@ class FewShotVOCDataset(SkipBadImagesMixin, VOCDataset):
         ann = self._xml(xml_path)
         img_path = osp.join(root, self.img_subdir, ann['filename'] or f'{voc_id}.jpg')
         height, width = ann['height'], ann['width']
-        if height is None or width is None:  # as mmdet: the size of the image
-            height, width = mmcv.imread(img_path).shape[:2]
+        if not height or not width:  # no <size> (or 0, as some tools write): the image
+            img = mmcv.imread(img_path) if osp.isfile(img_path) else None
+            if img is None:
+                raise FileNotFoundError(f'{xml_path} gives no image size and its image '
+                                        f'{img_path} cannot be read')
+            height, width = img.shape[:2]
         img_id = voc_img_id(voc_id)
         instances = []
         for j, obj in enumerate(ann['objects']):
