@@ -27,10 +27,15 @@ calls it too::
     cfg = Config.fromfile(path)
     cfg.merge_from_dict(overrides)
     resolve_derived(cfg)
+
+Configs without references (the toy and COCO ones) copy their top-level
+settings when they are read; :func:`stale_copies` finds the fields still on
+the old value of a top-level key that ``--cfg-options`` changed, and
+``load_config`` logs them as a warning naming the fields to set instead.
 """
 import copy
 import re
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 REF = re.compile(r'\$\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_0-9]+)*)\}')
 _MISSING = object()
@@ -133,3 +138,54 @@ def resolve_derived(cfg) -> Any:
         if value is not top[key]:
             top[key] = value
     return cfg
+
+
+def _is_copy(value: Any, old: Any) -> bool:
+    """``value`` is ``old`` or, for a path-like str, built from it."""
+    if isinstance(old, str):
+        return isinstance(value, str) and value.startswith(old)
+    return isinstance(value, (list, tuple)) and list(value) == list(old)
+
+
+def stale_copies(cfg, old_values: Dict[str, Any]) -> Dict[str, List[str]]:
+    """The fields of ``cfg`` still on the old value of a changed top-level key.
+
+    Args:
+        cfg: the config after the overrides (and :func:`resolve_derived`).
+        old_values (dict): top-level key -> its value before the overrides;
+            only a str of 3 characters or more (a path, a name) or a
+            non-empty list / tuple of str (class names) is looked for.
+
+    Returns:
+        dict: key -> the dotted names of the fields equal to its old value
+        (a str field: starting with it, as ``data_root + 'annotations/...'``);
+        keys whose value did not change or is not copied anywhere are left out.
+    """
+    top = cfg._cfg_dict if hasattr(cfg, '_cfg_dict') else cfg
+    out = {}
+    for key, old in old_values.items():
+        usable = (isinstance(old, str) and len(old) >= 3) or (
+            isinstance(old, (list, tuple)) and old and all(isinstance(v, str) for v in old))
+        new = top.get(key)
+        unchanged = new == old if isinstance(old, str) else (
+            isinstance(new, (list, tuple)) and list(new) == list(old))
+        if not usable or unchanged:
+            continue
+        found: List[str] = []
+
+        def walk(value, where):
+            if _is_copy(value, old):
+                found.append(where)
+            elif isinstance(value, dict):
+                for k, v in value.items():
+                    walk(v, f'{where}.{k}')
+            elif isinstance(value, (list, tuple)):
+                for i, v in enumerate(value):
+                    walk(v, f'{where}.{i}')
+
+        for name, value in top.items():
+            if name != key:
+                walk(value, name)
+        if found:
+            out[key] = found
+    return out

@@ -1,6 +1,8 @@
 """What ``tools/train.py`` and ``tools/test.py`` share: config loading and the
 command-line overrides, the same way for mmdet and mmpretrain configs."""
 import argparse
+import copy
+import logging
 import os
 import os.path as osp
 from typing import List, Optional
@@ -11,7 +13,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmfsod  # noqa: F401  (activates mmfsod.compat before any config runs)
-from mmfsod.utils.config_derived import resolve_derived
+from mmfsod.utils.config_derived import resolve_derived, stale_copies
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -134,7 +136,8 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
                 launcher: str = 'none') -> Config:
     """Read ``path`` (importing its ``custom_imports``), apply
     ``--cfg-options``, then resolve the ``'${key}'`` references of derived
-    fields (:mod:`mmfsod.utils.config_derived`)."""
+    fields (:mod:`mmfsod.utils.config_derived`); an override of a top-level
+    key whose old value other fields copied is a warning naming them."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file {path!r} does not exist')
     cfg = Config.fromfile(path)
@@ -143,9 +146,18 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
                        f'{cfg.get("default_scope")!r}; inherit a configs/_base_/'
                        'default_runtime_*.py')
     cfg.launcher = launcher
+    # top-level settings a config without '${key}' references copied when
+    # it was read: warn about the copies an override leaves behind
+    old = {k: copy.deepcopy(cfg[k]) for k in (cfg_options or {}) if '.' not in k and k in cfg}
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    return resolve_derived(cfg)
+    resolve_derived(cfg)
+    for key, fields in stale_copies(cfg, old).items():
+        shown = ', '.join(fields[:8]) + (f' and {len(fields) - 8} more' if len(fields) > 8 else '')
+        print_log(f'{path}: --cfg-options {key}=... leaves {shown} on the old value '
+                  f'{old[key]!r} (copied when the config was read); set those fields too',
+                  logger='current', level=logging.WARNING)
+    return cfg
 
 
 def setup_work_dir(cfg: Config, config_path: str, work_dir: Optional[str]) -> None:

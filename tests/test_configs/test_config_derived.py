@@ -11,7 +11,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import DefaultScope
 
 from conftest import REPO, run_tool
-from mmfsod.utils.config_derived import has_references, resolve_derived
+from mmfsod.utils.config_derived import has_references, resolve_derived, stale_copies
 from mmfsod.utils.tools import load_config
 
 CUSTOM = 'mmfsod::gcn_fsod/custom/'
@@ -238,3 +238,31 @@ def test_the_few_shot_inferencer_reads_the_resolved_config(tmp_path):
     inferencer = FewShotDetInferencer(path, weights=None, device='cpu', show_progress=False)
     assert not has_references(inferencer.cfg.to_dict())
     assert config_image_dirs(inferencer.cfg) == ['/elsewhere/pics/']
+
+
+def test_stale_copies_of_an_overridden_top_level_key():
+    cfg = Config(dict(data_root='/new/', classes=('c', ), a=dict(data_root='data/x/'),
+                      ev=dict(ann_file='data/x/ann/v.json', groups=['a', 'b']),
+                      other='data/y/', n=3))
+    old = dict(data_root='data/x/', classes=('a', 'b'), n=2, other='data/y/')
+    assert stale_copies(cfg, old) == {'data_root': ['a.data_root', 'ev.ann_file'],
+                                      'classes': ['ev.groups']}
+
+
+def test_load_config_warns_of_copies_an_override_leaves(monkeypatch):
+    """A config without references (the toy one): --cfg-options data_root
+    leaves the datasets on the old root; the warning names every field."""
+    import mmfsod.utils.tools as tools
+    logged = []
+    monkeypatch.setattr(tools, 'print_log', lambda msg, **kw: logged.append(msg))
+    path = osp.join(REPO, 'configs', 'gcn_fsod', 'toy', 'gcn-fsod_r18_c4_toy_base-training.py')
+    load_config(path, {'data_root': '/x/', 'val_dataloader.dataset.data_root': '/x/'})
+    (line, ) = logged
+    assert line.startswith(f'{path}: --cfg-options data_root=... leaves ')
+    assert 'train_dataloader.dataset.dataset.data_root' in line
+    assert 'val_evaluator.ann_file' in line and 'val_dataloader' not in line
+    assert line.endswith("on the old value 'data/toy_shapes/' (copied when the config was "
+                         'read); set those fields too')
+    logged.clear()
+    load_config(osp.join(REPO, 'configs', 'gcn_fsod', 'custom', BASE_CFG), {'data_root': '/x/'})
+    assert logged == []
