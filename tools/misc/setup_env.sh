@@ -119,6 +119,8 @@ fi
 # 5. the rest -----------------------------------------------------------------
 "${PIP[@]}" install -q -r requirements.txt -r requirements-tests.txt || die "requirements install failed"
 "${PIP[@]}" install -q --no-build-isolation --no-deps -e . || die "pip install -e . failed"
+# the optional deploy extra (ONNX export, ONNX Runtime / OpenVINO backends), so that CI runs its tests
+"${PIP[@]}" install -q --no-build-isolation -e ".[deploy]" || log "WARNING: pip install -e '.[deploy]' failed: the ONNX backend tests will skip"
 
 # 6. verify ---------------------------------------------------------------------
 "$PY" tools/misc/check_env.py || die "environment check failed (see above)"

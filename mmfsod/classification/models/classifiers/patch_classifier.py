@@ -33,6 +33,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from ... import early_exit, lsp
+from ..utils.inference_backends import ClassifierBackend
 from .macs import MAC_OPS, count_macs  # noqa: F401 (re-exported)
 from .patch_parts import (build_localizer, check_normalisation, load_localizer,
                           route_plain_classifier)
@@ -154,6 +155,15 @@ class PatchClassifier(BaseClassifier):
         max_patch_batch (int, optional): the most patches in one classifier
             forward (memory); None: every patch of one size and stage at
             once.
+        backend (str): the engine of the classifier's test-time forward:
+            ``'pytorch'`` (default), ``'onnxruntime'`` or ``'openvino'``
+            (the ``deploy`` extra); AnchorNet, LSP, the crops, the early exit
+            and the MACs (counted on the PyTorch classifier) are unchanged.
+            See :class:`~mmfsod.classification.models.utils.inference_backends.ClassifierBackend`.
+        backend_cfg (dict, optional): ``onnx_file`` (a graph written by
+            ``tools/deployment/export_onnx.py``, checked against this
+            config; None: the classifier's current weights are exported when
+            first needed) and ``num_threads`` (None: torch's).
         data_preprocessor (dict, optional): default ``ClsDataPreprocessor``.
         init_cfg (dict, optional): initialization config of this model.
     """
@@ -171,6 +181,8 @@ class PatchClassifier(BaseClassifier):
                  count_full_image_macs: bool = True,
                  exit_cfg: Optional[dict] = None,
                  max_patch_batch: Optional[int] = 256,
+                 backend: str = 'pytorch',
+                 backend_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         data_preprocessor = dict(data_preprocessor or {})
@@ -234,6 +246,9 @@ class PatchClassifier(BaseClassifier):
                 raise type(err)(f'PatchClassifier: lsp_setting: {err}') from err
         check_normalisation(self.data_preprocessor,
                             dict(localizer=self.localizer, classifier=self.classifier))
+        self.backend = ClassifierBackend(backend, backend_cfg, 'PatchClassifier')
+        self.backend.check(getattr(getattr(self.classifier, 'head', None), 'num_classes',
+                                   None), self._normalisation())
         if self.localizer is not None:
             if localizer_checkpoint is not None:
                 load_localizer(self.localizer, localizer_checkpoint)
@@ -295,7 +310,15 @@ class PatchClassifier(BaseClassifier):
         patches); the localizer is not used."""
         return self.classifier.loss(inputs, data_samples)
 
+    def _normalisation(self) -> Optional[dict]:
+        dp = self.data_preprocessor
+        if not getattr(dp, '_enable_normalize', False):
+            return None
+        return dict(mean=dp.mean.flatten().tolist(), std=dp.std.flatten().tolist())
+
     def _logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        if self.backend.active and not self.training:
+            return self.backend.logits(self.classifier, inputs)  # (N, K)
         logits = self.classifier(inputs, mode='tensor')  # (N, K)
         if isinstance(logits, (tuple, list)):
             logits = logits[-1]
