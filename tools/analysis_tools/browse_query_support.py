@@ -19,6 +19,9 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.utils import ProgressBar  # noqa: E402
 
+import mmfsod  # noqa: E402,F401  (mmfsod:: configs)
+from mmfsod.utils.config_derived import resolve_derived  # noqa: E402
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -39,6 +42,7 @@ def main(argv=None):
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    resolve_derived(cfg)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     import mmfsod.detection  # noqa: F401  (registers the datasets)
     from mmdet.registry import DATASETS
