@@ -217,7 +217,28 @@ def apply_show(cfg: Config, show: bool, show_dir: Optional[str],
         vis.out_dir = show_dir
 
 
+class MMEngineAliasFilter(logging.Filter):
+    """Drops mmengine's notices that its own ``CheckpointHook`` triggers in
+    every run (it builds a ``FileClient`` in ``before_train``, whatever the
+    config says): ``"FileClient" will be deprecated ...`` and ``"HardDiskBackend"
+    is the alias of "LocalBackend" ...``. Nothing a user can change; every other
+    record passes."""
+
+    NOTICES = ('"FileClient" will be deprecated in future',
+               '"HardDiskBackend" is the alias of "LocalBackend"')
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = str(record.msg)
+        return not any(msg.startswith(notice) for notice in self.NOTICES)
+
+
 def build_runner(cfg: Config) -> Runner:
+    """The config's runner (mmengine's ``Runner`` unless ``runner_type``), its
+    logger without mmengine's harmless alias notices (:class:`MMEngineAliasFilter`)."""
     if 'runner_type' not in cfg:
-        return Runner.from_cfg(cfg)
-    return RUNNERS.build(cfg)
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+    if not any(isinstance(f, MMEngineAliasFilter) for f in runner.logger.filters):
+        runner.logger.addFilter(MMEngineAliasFilter())
+    return runner
