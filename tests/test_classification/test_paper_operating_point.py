@@ -8,6 +8,8 @@ import sys
 import numpy as np
 import pytest
 
+from mmfsod.classification.models.utils.inference_backends import backend_available
+
 REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
 
@@ -16,6 +18,7 @@ import benchmark_patch_pipeline as bench  # noqa: E402
 
 LINE = re.compile(r'^paper operating point \((\w+)\): MACs ratio (\d+\.\d\d), '
                   r'CPU time ratio (\d+\.\d\d)$')
+VERSUS = re.compile(r'^versus PyTorch full image: (\d+\.\d\d)$')
 
 
 def test_plan_has_the_papers_shares_and_means():
@@ -34,8 +37,14 @@ def test_reduced_run_prints_its_line(capsys):
     result = bench.main(['--paper-operating-point', '--arch', 'resnet50',
                          '--num-images', '2', '--warmup', '0', '--threads', '1'])
     lines = capsys.readouterr().out.strip().splitlines()
-    match = LINE.match(lines[-1])
-    assert match, lines[-1]
+    match = LINE.match(lines[-2])
+    assert match, lines[-2]
+    versus = VERSUS.match(lines[-1])
+    assert versus, lines[-1]
+    # PyTorch with jit is the best full image: the same timings here
+    assert result['backend'] == 'pytorch'
+    assert result['torch_full_ms'] == result['full_ms']
+    assert float(versus.group(1)) == pytest.approx(result['time_ratio'], abs=0.006)
     assert match.group(1) == 'resnet50'
     assert float(match.group(2)) == pytest.approx(result['macs_ratio'], abs=0.006)
     assert float(match.group(3)) == pytest.approx(result['time_ratio'], abs=0.006)
@@ -55,3 +64,23 @@ def test_bad_arguments(argv, match, capsys):
     with pytest.raises(SystemExit):
         bench.parse_args(argv)
     assert re.search(match, capsys.readouterr().err)
+
+
+@pytest.mark.skipif(not backend_available('onnxruntime'),
+                    reason="onnxruntime missing (the deploy extra is not installed: "
+                    "pip install -e '.[deploy]')")
+def test_reduced_run_in_onnxruntime_prints_both_lines(capsys):
+    """The classifier in ONNX Runtime: the usual line against the engine's own
+    full image, then the pipeline against PyTorch's best full image, timed in
+    the same run (traced, BN folded)."""
+    result = bench.main(['--paper-operating-point', '--arch', 'resnet50',
+                         '--num-images', '2', '--warmup', '0', '--threads', '1',
+                         '--backend', 'onnxruntime'])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith('resnet50, classifier in onnxruntime, 2 images')
+    assert LINE.match(lines[-2]) and VERSUS.match(lines[-1])
+    assert result['backend'] == 'onnxruntime'
+    assert result['torch_full_ms'] != result['full_ms']  # timed apart
+    assert float(VERSUS.match(lines[-1]).group(1)) == pytest.approx(
+        result['pipeline_ms'] / result['torch_full_ms'], abs=0.006)
+    assert result['full_gmacs'] == pytest.approx(4.09, abs=0.01)  # MACs unchanged

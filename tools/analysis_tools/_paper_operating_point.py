@@ -39,10 +39,24 @@ pipeline MACs / full-image MACs. CPU time ratio = the patch pipeline's total
 time over the images / the full image's (the means' ratio). Untimed before:
 ``--warmup`` images and one classifier forward per possible patch batch
 shape (oneDNN prepares its kernels per shape).
+
+Backends (``--backend``, default ``pytorch``): with ``onnxruntime`` or
+``openvino`` (the ``deploy`` extra) the classifier -- on the patches and on
+the full image -- runs as an ONNX graph in that engine (exported from the
+BN-folded classifier, :mod:`mmfsod.classification.models.utils.onnx_export`),
+as ``PatchClassifier(backend=...)`` runs it; AnchorNet, LSP and the crops
+stay in PyTorch as configured. The CPU time ratio is then against that
+engine's full image. Every run also times PyTorch's best full image (the
+classifier BN-folded and traced, ``compile='jit'``; the same timings as
+``full`` when that is what is measured) interleaved with the others, and
+prints one more line, ``versus PyTorch full image: T``, the pipeline's
+mean time over that one's.
 """
+import copy
 import math
 import os.path as osp
 import statistics
+import tempfile
 import time
 
 import numpy as np
@@ -57,6 +71,7 @@ ARCHS = dict(resnet50='resnet50', resnext50='resnext50-32x4d',
 PAPER_IMAGES = dict(B63=15050, B95=18047, B111=16903)
 PAPER_PATCHES = dict(B63=5.6, B95=2.9, B111=2.1)
 INPUT_SIZE = 224
+PAPER_RF = dict(B63=63, B95=95, B111=111)
 
 
 def add_arguments(parser):
@@ -75,6 +90,9 @@ def add_arguments(parser):
                        default='jit', help='optimize_for_inference(compile=...); '
                        'default jit (the fastest measured; none: BN folding and the '
                        'skipped test-time work only)')
+    group.add_argument('--backend', choices=['pytorch', 'onnxruntime', 'openvino'],
+                       default='pytorch', help='the engine of the classifier '
+                       "(onnxruntime / openvino: pip install -e '.[deploy]')")
 
 
 def build(arch: str):
@@ -116,6 +134,9 @@ def run(args):
     from mmfsod.classification import lsp
     from mmfsod.classification.models.classifiers.patch_classifier import count_macs
     from mmfsod.classification.models.utils import optimize_for_inference
+    from mmfsod.classification.models.utils.inference_backends import require_backend
+    backend = getattr(args, 'backend', 'pytorch')
+    require_backend(backend, '--backend')
     threads = 2 if args.threads is None else args.threads
     torch.set_num_threads(threads)
     torch.manual_seed(args.seed)
@@ -123,6 +144,13 @@ def run(args):
     localizer, classifier = model.localizer, model.classifier
     geometry = model.geometry((INPUT_SIZE, INPUT_SIZE))
     setting = lsp.DOWNSTREAM
+    # PyTorch's best full image: BN folded and traced (the classifier's own
+    # timings when that is what this run measures)
+    same_ref = (backend == 'pytorch' and not args.no_optimize
+                and args.compile == 'jit' and not args.channels_last)
+    torch_full = None
+    if not same_ref:
+        torch_full = optimize_for_inference(copy.deepcopy(classifier), compile='jit')
     if not args.no_optimize:
         optimize_for_inference(model, channels_last=args.channels_last)
     # MACs of the models as they run (compile does not change them)
@@ -131,6 +159,9 @@ def run(args):
     full_macs = count_macs(classifier, full_shape)
     patch_macs = {n: count_macs(classifier, (1, 3, g.rf, g.rf))
                   for n, g in geometry.items()}
+    engine = None
+    if backend != 'pytorch':
+        engine = export_engine(classifier, backend, threads)
     compile_s = 0.0
     if args.no_optimize:
         args.compile = 'none'
@@ -145,7 +176,13 @@ def run(args):
     images = [torch.randn(full_shape, generator=gen) for _ in plan]
 
     def classify(x):
+        if engine is not None:
+            return engine(x)[0]  # (N, K)
         logits = classifier(x, mode='tensor')
+        return logits[-1] if isinstance(logits, (tuple, list)) else logits
+
+    def classify_torch_full(x):
+        logits = torch_full(x, mode='tensor')
         return logits[-1] if isinstance(logits, (tuple, list)) else logits
 
     def patches_of(x, branch, n):
@@ -170,23 +207,31 @@ def run(args):
             branch, n = plan[i % len(plan)]
             patches_of(images[i % len(plan)], branch, n)
             classify(images[i % len(plan)])
+            if torch_full is not None:
+                classify_torch_full(images[i % len(plan)])
         if args.compile == 'inductor':  # compiled on the first call per shape
             compile_s += time.perf_counter() - compile_warm
         records = []
         for i, ((branch, n), x) in enumerate(zip(plan, images)):
             times = {}
-            for which in (('patches', 'full') if i % 2 == 0 else ('full', 'patches')):
+            order = ['patches', 'full'] + ([] if torch_full is None else ['torch_full'])
+            k = i % len(order)
+            for which in order[k:] + order[:k]:  # rotated from image to image
                 start = time.perf_counter()
                 if which == 'patches':
                     _, used = patches_of(x, branch, n)
-                else:
+                elif which == 'full':
                     classify(x)
+                else:
+                    classify_torch_full(x)
                 times[which] = time.perf_counter() - start
+            times.setdefault('torch_full', times['full'])
             records.append(dict(branch=branch, n=used, macs=anchornet_macs +
                                 used * patch_macs[branch], **times))
     mean = statistics.fmean
     result = dict(
-        arch=args.arch, threads=torch.get_num_threads(), images=len(records),
+        arch=args.arch, backend=backend, threads=torch.get_num_threads(),
+        images=len(records),
         optimized=not args.no_optimize, channels_last=args.channels_last,
         compile=args.compile, compile_s=compile_s,
         anchornet_gmacs=anchornet_macs / 1e9, full_gmacs=full_macs / 1e9,
@@ -195,16 +240,19 @@ def run(args):
         pipeline_gmacs=mean(r['macs'] for r in records) / 1e9,
         pipeline_ms=1e3 * mean(r['patches'] for r in records),
         full_ms=1e3 * mean(r['full'] for r in records),
+        torch_full_ms=1e3 * mean(r['torch_full'] for r in records),
         pipeline_median_ms=1e3 * statistics.median(r['patches'] for r in records),
         full_median_ms=1e3 * statistics.median(r['full'] for r in records))
     result['macs_ratio'] = result['pipeline_gmacs'] / result['full_gmacs']
     result['time_ratio'] = result['pipeline_ms'] / result['full_ms']
+    result['vs_torch_full'] = result['pipeline_ms'] / result['torch_full_ms']
     print(format_result(result, records))
     return result
 
 
 def format_result(result, records) -> str:
-    lines = [f'{result["arch"]}, {result["images"]} images of 224 x 224, batch 1, '
+    lines = [f'{result["arch"]}, classifier in {result["backend"]}, '
+             f'{result["images"]} images of 224 x 224, batch 1, '
              f'torch threads {result["threads"]}, optimize_for_inference: '
              + ('no' if not result['optimized'] else
                 f'yes (channels_last={result["channels_last"]}, compile='
@@ -230,6 +278,21 @@ def format_result(result, records) -> str:
         f'vs {result["full_gmacs"]:.3f} GMACs, {result["pipeline_ms"]:.1f} vs '
         f'{result["full_ms"]:.1f} ms mean ({result["pipeline_median_ms"]:.1f} vs '
         f'{result["full_median_ms"]:.1f} median)')
+    lines.append(f'PyTorch full image (BN folded, jit): {result["torch_full_ms"]:.1f} ms '
+                 'mean')
     lines.append(f'paper operating point ({result["arch"]}): MACs ratio '
                  f'{result["macs_ratio"]:.2f}, CPU time ratio {result["time_ratio"]:.2f}')
+    lines.append(f'versus PyTorch full image: {result["vs_torch_full"]:.2f}')
     return '\n'.join(lines)
+
+
+def export_engine(classifier, backend: str, threads: int):
+    """The classifier as an ONNX graph (dynamic batch and size) in ``backend``."""
+    from mmfsod.classification.models.utils.inference_backends import build_engine
+    from mmfsod.classification.models.utils.onnx_export import (ClassifierLogits,
+                                                                export_onnx)
+    with tempfile.TemporaryDirectory(prefix='mmfsod-paper-point-') as folder:
+        path = osp.join(folder, 'classifier.onnx')
+        export_onnx(ClassifierLogits(classifier), path, 'classifier',
+                    classifier.head.num_classes, min(PAPER_RF.values()), INPUT_SIZE)
+        return build_engine(backend, path, threads)  # the engine holds the graph

@@ -32,10 +32,14 @@ The paper's operating point at ImageNet geometry (random weights, no data):
 
     python tools/analysis_tools/benchmark_patch_pipeline.py --paper-operating-point \\
         --arch {resnet50,resnext50,densenet169} [--num-images 100] [--warmup 5] \\
-        [--threads 2] [--no-optimize] [--channels-last] [--compile jit]
+        [--threads 2] [--no-optimize] [--channels-last] [--compile jit] \\
+        [--backend {pytorch,onnxruntime,openvino}]
 
 (``--threads`` defaults to 2 in this mode); see ``_paper_operating_point.py``.
-Its last line: ``paper operating point (<arch>): MACs ratio R, CPU time ratio T``.
+Its last two lines: ``paper operating point (<arch>): MACs ratio R, CPU time
+ratio T`` (T against the full image in the same ``--backend``) and
+``versus PyTorch full image: T`` (against PyTorch's best full image, BN
+folded and traced, timed in the same run).
 """
 import argparse
 import json
