@@ -153,8 +153,9 @@ def stale_copies(cfg, old_values: Dict[str, Any]) -> Dict[str, List[str]]:
     Args:
         cfg: the config after the overrides (and :func:`resolve_derived`).
         old_values (dict): top-level key -> its value before the overrides;
-            only a str of 3 characters or more (a path, a name) or a
-            non-empty list / tuple of str (class names) is looked for.
+            only a str of 3 characters or more (a path, a name), a
+            non-empty list / tuple of str (class names) or one of 2 numbers
+            or more (an image scale) is looked for.
 
     Returns:
         dict: key -> the dotted names of the fields equal to its old value
@@ -165,7 +166,9 @@ def stale_copies(cfg, old_values: Dict[str, Any]) -> Dict[str, List[str]]:
     out = {}
     for key, old in old_values.items():
         usable = (isinstance(old, str) and len(old) >= 3) or (
-            isinstance(old, (list, tuple)) and old and all(isinstance(v, str) for v in old))
+            isinstance(old, (list, tuple)) and old and all(isinstance(v, str) for v in old)) or (
+            isinstance(old, (list, tuple)) and len(old) >= 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in old))
         new = top.get(key)
         unchanged = new == old if isinstance(old, str) else (
             isinstance(new, (list, tuple)) and list(new) == list(old))

@@ -92,13 +92,25 @@ def _derived_fields(cfg):
                         cfg.test_evaluator.ann_file, dict(cfg.test_evaluator.class_groups))
     out['class_splits'] = dict(cfg.class_splits)
     out['hooks'] = [h.get('novel_classes') for h in cfg.custom_hooks]
+    # image sizes: the Resize / Pad steps of every pipeline
+    sizes = set()
+    pipelines = [cfg.train_dataloader.dataset.support_pipeline,
+                 cfg.custom_hooks[0].support_pipeline]
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        ds = cfg[key].dataset
+        pipelines.append(ds.get('dataset', ds).pipeline)
+    for pipeline in pipelines:
+        sizes.update(tuple(t.get('scale', t.get('size'))) for t in pipeline
+                     if t.type in ('Resize', 'Pad'))
+    out['sizes'] = sizes
     assert base is cfg.train_dataloader.dataset.dataset
     return out
 
 
 USER = dict(data_root='/elsewhere/letters/', base_classes=('cat', 'dog'),
             novel_classes=('fox', ), img_prefix='pics/', val_ann_file='ann/v.json',
-            train_ann_file='ann/t.json', few_shot_ann_root='kshot/', shot=3, seed=2)
+            train_ann_file='ann/t.json', few_shot_ann_root='kshot/', shot=3, seed=2,
+            img_scale=(256, 200), support_size=64)
 
 
 def _check_follows(cfg, fine_tune: bool):
@@ -118,6 +130,7 @@ def _check_follows(cfg, fine_tune: bool):
     assert fields['evaluator'] == ('/elsewhere/letters/ann/v.json', groups,
                                    '/elsewhere/letters/ann/v.json', groups)
     assert fields['class_splits'] == dict(BASE_CLASSES=splits[0], NOVEL_CLASSES=splits[1])
+    assert fields['sizes'] == {(256, 200), (64, 64)}
     text = cfg.pretty_text
     assert '${' not in text
     for old in TEMPLATE_VALUES:
@@ -137,7 +150,7 @@ def _cli_options(values: dict) -> dict:
     import argparse
     parser = argparse.ArgumentParser()
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-    args = [f'{k}=({",".join(v)},)' if isinstance(v, tuple) else f'{k}={v}'
+    args = [f'{k}=({",".join(map(str, v))},)' if isinstance(v, tuple) else f'{k}={v}'
             for k, v in values.items()]
     return parser.parse_args(['--cfg-options', *args]).cfg_options
 
@@ -243,10 +256,10 @@ def test_the_few_shot_inferencer_reads_the_resolved_config(tmp_path):
 def test_stale_copies_of_an_overridden_top_level_key():
     cfg = Config(dict(data_root='/new/', classes=('c', ), a=dict(data_root='data/x/'),
                       ev=dict(ann_file='data/x/ann/v.json', groups=['a', 'b']),
-                      other='data/y/', n=3))
-    old = dict(data_root='data/x/', classes=('a', 'b'), n=2, other='data/y/')
+                      other='data/y/', n=3, scale=(9, 9), p=[dict(scale=(5, 5)), (1, 1)]))
+    old = dict(data_root='data/x/', classes=('a', 'b'), n=2, other='data/y/', scale=(5, 5))
     assert stale_copies(cfg, old) == {'data_root': ['a.data_root', 'ev.ann_file'],
-                                      'classes': ['ev.groups']}
+                                      'classes': ['ev.groups'], 'scale': ['p.0.scale']}
 
 
 def test_load_config_warns_of_copies_an_override_leaves(monkeypatch):

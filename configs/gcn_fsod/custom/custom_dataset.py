@@ -19,9 +19,9 @@ seed = 0  # ... and of this seed (prepare_few_shot_split.py --shots / --seeds)
 # ------------------------------------------------------------ no edits below
 # DERIVED FIELDS: '${key}' is the value of the top-level `key` above, read
 # when a tool uses the config (after a child config and --cfg-options), so
-# `--cfg-options data_root=... base_classes="(a,b)" shot=5` or the same keys
-# in a child config change every dataset, evaluator and hook below
-# (mmfsod/utils/config_derived.py). A field given a plain value instead
+# `--cfg-options data_root=... base_classes="(a,b)" shot=5 img_scale="(256,256)"`
+# or the same keys in a child config change every dataset, evaluator, hook
+# and pipeline below (mmfsod/utils/config_derived.py). A field given a plain value instead
 # keeps it: set train_dataloader.dataset.dataset.data_root=... to change
 # one dataset only.
 # Labels follow ALL_CLASSES (base, then novel), whatever the category ids.
@@ -34,7 +34,7 @@ support_size = 128  # supports: the box cut out, longer side 128, padded square
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
     dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    dict(type='Resize', scale='${img_scale}', keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs')
 ]
@@ -44,15 +44,16 @@ support_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='CropSupportInstance', context=0.0),
-    dict(type='Resize', scale=(support_size, support_size), keep_ratio=True),
-    dict(type='Pad', size=(support_size, support_size), pad_val=dict(img=support_pad_bgr)),
+    dict(type='Resize', scale=('${support_size}', '${support_size}'), keep_ratio=True),
+    dict(type='Pad', size=('${support_size}', '${support_size}'),
+         pad_val=dict(img=support_pad_bgr)),
     dict(type='PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor',
                     'support_crop'))
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    dict(type='Resize', scale='${img_scale}', keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
