@@ -18,6 +18,7 @@ from mmengine.registry import DefaultScope
 from mmpretrain.structures import DataSample
 
 from mmfsod.classification.models.utils import inference_backends as ib
+from mmfsod.classification.models.utils import optimize_for_inference
 from mmfsod.classification.models.utils.onnx_export import (
     AnchorNetTestPath, ClassifierLogits, export_onnx, read_sidecar)
 
@@ -267,6 +268,12 @@ def test_backend_follows_the_weights(inputs):
     assert not torch.allclose(first, predict(other, inputs)[0].pred_score, atol=1e-3)
     clone = copy.deepcopy(model)
     assert clone.backend._engine is None and model.backend._engine is not None
+    torch.testing.assert_close(predict(clone, inputs)[0].pred_score,
+                               predict(other, inputs)[0].pred_score, atol=1e-4, rtol=1e-4)
+    # BN folded and the backbone traced (the benchmark's order: MACs first):
+    # the traced backbone's eager original is exported
+    optimize_for_inference(clone, compile='jit', example_size=64)
+    assert hasattr(clone.classifier.backbone, 'traced')
     torch.testing.assert_close(predict(clone, inputs)[0].pred_score,
                                predict(other, inputs)[0].pred_score, atol=1e-4, rtol=1e-4)
 

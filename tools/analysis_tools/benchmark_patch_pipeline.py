@@ -135,9 +135,27 @@ class ForwardTimer:
         self._sync()
         self.total += time.perf_counter() - self._start
 
+    def wrap(self, owner, name: str):
+        """Also time every call of ``owner.<name>`` (a method), e.g. the
+        classifier's engine when ``model.backend`` is not PyTorch (the
+        classifier module does not run then)."""
+        method = getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            self._pre(None, args)
+            out = method(*args, **kwargs)
+            self._post(None, args, out)
+            return out
+
+        setattr(owner, name, timed)
+        self._wrapped = (owner, name)
+
     def remove(self):
         for handle in self._handles:
             handle.remove()
+        owner, name = getattr(self, '_wrapped', (None, None))
+        if owner is not None:
+            delattr(owner, name)  # the method again
 
 
 def warm_classifier_shapes(model, input_size, channels, device):
@@ -154,9 +172,8 @@ def warm_classifier_shapes(model, input_size, channels, device):
             if model.max_patches is not None:
                 most = min(most, model.max_patches)
         for n in range(1, most + 1):
-            with torch.no_grad():
-                model.classifier(torch.zeros(n, channels, geo.rf, geo.rf,
-                                             device=device), mode='tensor')
+            with torch.no_grad():  # the PyTorch classifier or its engine
+                model._logits(torch.zeros(n, channels, geo.rf, geo.rf, device=device))
 
 
 def benchmark(model, dataset, indices, warmup_indices, device, compile_mode='none',
@@ -182,6 +199,8 @@ def benchmark(model, dataset, indices, warmup_indices, device, compile_mode='non
         print(f'compiled ({compile_mode}) in {time.perf_counter() - start:.1f} s')
     warm_classifier_shapes(model, (H, W), channels, device)
     timer = ForwardTimer(model.classifier, device)
+    if getattr(getattr(model, 'backend', None), 'active', False):
+        timer.wrap(model.backend, 'logits')  # the classifier in an engine
     records = []
     progress = ProgressBar(len(warmup_indices) + len(indices))
     try:

@@ -22,6 +22,7 @@ ONNX Runtime and OpenVINO are the optional ``deploy`` extra
 (``pip install -e .[deploy]``); without them, choosing their backend is one
 clear error that names the extra.
 """
+import contextlib
 import importlib
 import os.path as osp
 import tempfile
@@ -171,6 +172,23 @@ def _weights_version(module: nn.Module) -> tuple:
                  list(module.parameters()) + list(module.buffers()))
 
 
+@contextlib.contextmanager
+def _eager_backbone(classifier: nn.Module):
+    """Export the module a traced / compiled backbone
+    (:func:`optimize_for_inference`'s ``compile``) was made from: the same
+    weights, and exportable."""
+    backbone = getattr(classifier, 'backbone', None)
+    original = getattr(backbone, 'original', None) if backbone is not None else None
+    if not isinstance(original, nn.Module):
+        yield
+        return
+    classifier.backbone = original
+    try:
+        yield
+    finally:
+        classifier.backbone = backbone
+
+
 class ClassifierBackend:
     """The downstream classifier's test-time forward in the chosen engine.
 
@@ -249,8 +267,9 @@ class ClassifierBackend:
             path = osp.join(self._tmpdir.name, 'classifier.onnx')
             was_training = classifier.training
             try:
-                export_onnx(ClassifierLogits(classifier), path, 'classifier',
-                            num_classes=-1, min_size=1, max_size=64)
+                with _eager_backbone(classifier):
+                    export_onnx(ClassifierLogits(classifier), path, 'classifier',
+                                num_classes=-1, min_size=1, max_size=64)
             finally:
                 classifier.train(was_training)
             self._engine = build_engine(self.backend, path, self.num_threads)
