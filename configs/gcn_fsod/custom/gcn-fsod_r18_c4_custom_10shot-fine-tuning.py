@@ -2,6 +2,10 @@
 # from the base-training checkpoint: every class, the K-shot files of seed 0;
 # the K-shot instances become the test templates (recorded in the
 # checkpoint). Tested on every class: AP / AR of the novel and base groups.
+# From your own folder: inherit this file by package,
+#   _base_ = 'mmfsod::gcn_fsod/custom/gcn-fsod_r18_c4_custom_10shot-fine-tuning.py'
+# and set the keys of custom_dataset.py's first block (data_root,
+# base_classes, novel_classes, ...): every derived field follows them.
 _base_ = [
     '../../_base_/models/gcn-fsod_r18_c4_toy.py',
     './custom_dataset.py',

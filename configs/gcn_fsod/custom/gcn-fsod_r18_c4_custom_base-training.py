@@ -2,6 +2,10 @@
 # query-support pairs of the base classes, 1,000 iterations of batch 2, the
 # toy ResNet-18 C4 model from scratch with anchors for larger objects.
 # Tested on the base classes with 10 sampled templates per class.
+# From your own folder: inherit this file by package,
+#   _base_ = 'mmfsod::gcn_fsod/custom/gcn-fsod_r18_c4_custom_base-training.py'
+# and set the keys of custom_dataset.py's first block (data_root,
+# base_classes, novel_classes, ...): every derived field follows them.
 _base_ = [
     '../../_base_/models/gcn-fsod_r18_c4_toy.py',
     './custom_dataset.py',
