@@ -207,6 +207,14 @@ def test_export_tool_on_a_trained_checkpoint(trained, tmp_path, inputs, capsys):
     meta = read_sidecar(out)
     assert meta['max_abs_diff'] < 1e-4 and meta['checked_sizes'] == [63, 95, H]
     assert meta['input']['mean'] == pytest.approx(PREPROCESSOR['mean'])
+    # its localizer: AnchorNet's test path, checked at 111, 135 and 160 px
+    anchor = str(tmp_path / 'anchornet.onnx')
+    load_tool().main([config, ckpt, '--out', anchor, '--part', 'anchornet',
+                      '--max-size', str(W), '--backend', 'openvino'
+                      if ib.backend_available('openvino') else 'onnxruntime'])
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith(
+        f'exported anchornet to {anchor}: {NUM_CLASSES} classes, input 111..{W} px')
+    assert read_sidecar(anchor)['checked_sizes'] == [111, 135, W]
     ref = predict(model, inputs)
     served = build(seed=9, backend='onnxruntime', backend_cfg=dict(onnx_file=out))
     served.load_state_dict(model.state_dict())
