@@ -287,25 +287,34 @@ def budget_thresholds(table: StageTable, q: float) -> List[float]:
     return thresholds
 
 
+SWEEP_FAMILIES = ('constant', 'budget')
+
+
 def sweep(table: StageTable, num_constant: int = 41,
           budget_qs: Sequence[float] = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8,
-                                        0.9, 1.0, 1.25, 1.5, 2.0)) -> List[dict]:
+                                        0.9, 1.0, 1.25, 1.5, 2.0),
+          families: Sequence[str] = SWEEP_FAMILIES) -> List[dict]:
     """Evaluate candidate threshold vectors on ``table``.
 
-    Candidates: ``inf`` (all patches), 0 (first stage only), one threshold
-    for every stage at ``num_constant`` quantiles of the recorded
-    confidences, and :func:`budget_thresholds` for every ``q`` of
-    ``budget_qs``. Returns one dict per candidate (``family``, ``param``,
-    ``thresholds``, ``top1``, ``macs``, ``patches``), sorted by MACs.
+    Candidates: ``inf`` (all patches), 0 (first stage only), and of the
+    ``families``: ``'constant'``, one threshold for every stage at
+    ``num_constant`` quantiles of the recorded confidences; ``'budget'``,
+    :func:`budget_thresholds` for every ``q`` of ``budget_qs`` (one
+    threshold per stage). Returns one dict per candidate (``family``,
+    ``param``, ``thresholds``, ``top1``, ``macs``, ``patches``), sorted by
+    MACs.
     """
     if len(table) == 0:
         raise ValueError('sweep: an empty calibration table')
+    unknown = sorted(set(families) - set(SWEEP_FAMILIES))
+    if unknown:
+        raise ValueError(f'sweep: unknown families {unknown}; known: {list(SWEEP_FAMILIES)}')
     finite = table.conf[np.isfinite(table.conf)]
     points = [('all patches', None, [math.inf]), ('first stage', None, [0.0])]
-    if finite.size:
+    if finite.size and 'constant' in families:
         for t in np.unique(np.quantile(finite, np.linspace(0, 1, num_constant))):
             points.append(('constant', float(t), [float(t)]))
-    for q in budget_qs:
+    for q in budget_qs if 'budget' in families else ():
         points.append(('budget', float(q), budget_thresholds(table, q)))
     results = []
     for family, param, thr in points:

@@ -74,6 +74,21 @@ def test_records_reused_and_sweep_reproduced(calibrated, capsys):
     assert (out2 / 'early_exit_cfg.py').read_text().split('model = ')[1] == \
         first.split('model = ')[1]
     assert 'rescale (Table 4): top-1' in text
+    # the default choice: one shared threshold, bootstrap bound; the chosen
+    # thresholds are then reported on the validation images
+    assert 'selection: families constant, bootstrap selection: drop' in text
+    assert '== validation pass (reported, not used for the choice)' in text
+    assert (out2 / 'validation_records.json').is_file()
+    line = [x for x in text.splitlines() if x.startswith('validation drop: ')]
+    assert len(line) == 1 and f'on {GEN["num_val"]} images of ' in line[0]
+    assert 'split=val' in line[0] and 'budget 5)' in line[0]
+    # reusing the validation records gives the same line, without a pass
+    tool.main([CONFIG, 'none', '--max-top1-drop', '5', '--out-dir', str(out2),
+               '--records', str(out / 'calibration_records.json'), '--val-records',
+               str(out2 / 'validation_records.json'), '--cfg-options'] + options(root))
+    again = capsys.readouterr().out
+    assert '== validation pass' not in again
+    assert line[0].split(' of ')[0] in again
 
 
 def test_unreachable_target_names_the_best_point(calibrated, capsys):

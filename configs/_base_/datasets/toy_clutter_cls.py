@@ -9,6 +9,13 @@ data_root = 'data/toy_clutter/'
 # trains on (split 'holdout'), for calibrating the early-exit thresholds.
 clutter_generate = dict(num_train=600, num_val=120, num_holdout=120, num_classes=6,
                         img_size=224, seed=0)
+# The calibration reads a larger held-out split, 1,200 images, from its own
+# directory (a threshold chosen on 120 images did not hold on the validation
+# images). Image i of a split depends only on (seed, split, i): its first 120
+# held-out images are those above, and data_root's training and validation
+# images are untouched (its 6 + 6 training / validation images are never read).
+calibration_data_root = 'data/toy_clutter_holdout/'
+calibration_generate = dict(clutter_generate, num_train=6, num_val=6, num_holdout=1200)
 num_classes = 6  # = clutter_generate['num_classes']; the model's heads use it
 
 data_preprocessor = dict(
@@ -67,9 +74,9 @@ calibration_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
-        data_root=data_root,
+        data_root=calibration_data_root,
         split='holdout',
-        generate=clutter_generate,
+        generate=calibration_generate,
         test_mode=True,
         pipeline=test_pipeline))
 
