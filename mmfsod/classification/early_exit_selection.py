@@ -132,8 +132,15 @@ def pick_bootstrap(table: StageTable, results: Sequence[dict], max_top1_drop: fl
 def transfer(table: StageTable, thresholds: Sequence[float]) -> Dict[str, float]:
     """Chosen ``thresholds`` on another table (e.g. the validation images):
     ``top1``, ``macs``, ``patches`` as :func:`early_exit.evaluate`, plus
-    ``all_top1`` / ``all_macs`` (every patch) and ``drop`` (points)."""
+    ``all_top1`` / ``all_macs`` (every patch), ``drop`` (points), ``lost`` /
+    ``gained`` (images) and ``drop_se``, the standard error of the drop as
+    an estimate of the drop on further images of the same distribution
+    (paired: ``100 * sqrt(lost + gained - (lost - gained)^2 / N) / N``)."""
     point = evaluate(table, thresholds)
     full = evaluate(table, [math.inf])
+    lost, gained, _ = outcome_counts(table, [dict(thresholds=list(thresholds))])[0]
+    n = len(table)
+    var = max(float(lost + gained) - float(lost - gained) ** 2 / n, 0.0)
     return dict(point, all_top1=full['top1'], all_macs=full['macs'],
-                drop=full['top1'] - point['top1'])
+                drop=full['top1'] - point['top1'], lost=int(lost), gained=int(gained),
+                drop_se=100.0 * math.sqrt(var) / n)

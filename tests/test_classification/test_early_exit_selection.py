@@ -101,6 +101,10 @@ def test_transfer_reports_the_drop_on_other_images():
     out = sel.transfer(t, [0.0])
     assert out['all_top1'] == 100.0 and out['top1'] == 50.0 and out['drop'] == 50.0
     assert out['macs'] == 15.0 and out['all_macs'] == 25.0 and out['patches'] == 1.0
+    # one image lost of two: se = 100 * sqrt(1 - 1 / 2) / 2
+    assert (out['lost'], out['gained']) == (1, 0)
+    assert out['drop_se'] == pytest.approx(100 * math.sqrt(0.5) / 2)
+    assert sel.transfer(t, [math.inf])['drop_se'] == 0.0
 
 
 def test_sweep_families_and_bad_inputs():

@@ -30,8 +30,10 @@
    choice on a small split does not hold on other images).
 4. The chosen thresholds are then evaluated on the config's validation
    images (``test_dataloader``: one all-patch pass, ``validation_records.json``;
-   ``--val-records`` reuses one): the line ``validation drop: ...`` gives
-   the top-1 drop against all patches there. That split is only reported,
+   ``--val-records`` reuses one): the line ``validation drop: D ± SE ...``
+   gives the top-1 drop against all patches there, with its paired standard
+   error (from the images lost and gained: on 120 images a drop of a few
+   points is within the noise). That split is only reported,
    never used for the choice (``--no-validation`` skips it).
 
 The models run and are counted as ``benchmark_patch_pipeline.py`` runs them
@@ -189,10 +191,11 @@ def validation_line(args, model, cfg, out_dir, stages, score, chosen, full_image
         f' ({t["macs"] / full_image["macs"]:.2f}x the full image)'
     budget = '' if args.max_top1_drop is None else \
         f'; budget {args.max_top1_drop:g}'
-    return (f'validation drop: {t["drop"]:.2f} points (early exit {t["top1"]:.2f}% vs '
-            f'all patches {t["all_top1"]:.2f}% on {len(records)} images of {split}, '
-            f'not used for the choice{budget}), {t["macs"] / 1e9:.4f} GMACs per '
-            f'image{ratio}, {t["patches"]:.2f} patches')
+    return (f'validation drop: {t["drop"]:.2f} ± {t["drop_se"]:.2f} points (early exit '
+            f'{t["top1"]:.2f}% vs all patches {t["all_top1"]:.2f}% on {len(records)} '
+            f'images of {split}: {t["lost"]} lost, {t["gained"]} gained; not used for '
+            f'the choice{budget}), {t["macs"] / 1e9:.4f} GMACs per image{ratio}, '
+            f'{t["patches"]:.2f} patches')
 
 
 def main(argv=None):
