@@ -382,12 +382,13 @@ def describe(result: dict) -> str:
 
 
 def format_thresholds(thresholds: Sequence[float]) -> str:
-    """A Python literal of a threshold list (``float('inf')`` spelled out),
-    with trailing repeats of the last value dropped."""
+    """A Python literal of a threshold list (``float('inf')`` spelled out,
+    every float exact: the config reproduces the calibration's exits), with
+    trailing repeats of the last value dropped."""
     thr = list(thresholds)
     while len(thr) > 1 and thr[-1] == thr[-2]:
         thr.pop()
-    return '[' + ', '.join("float('inf')" if math.isinf(t) else f'{t:.6g}'
+    return '[' + ', '.join("float('inf')" if math.isinf(t) else repr(float(t))
                            for t in thr) + ']'
 
 

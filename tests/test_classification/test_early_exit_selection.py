@@ -125,3 +125,10 @@ def test_sweep_families_and_bad_inputs():
         sel.bootstrap_drops(t, results, prior=0)
     with pytest.raises(ValueError, match='num_resamples must be an int >= 1'):
         sel.bootstrap_drops(t, results, num_resamples=0)
+
+
+def test_written_thresholds_are_exact():
+    """A swept threshold is a recorded confidence: rounding it in the written
+    config would move the image that sits on it to another stage."""
+    thr = [0.1 + 0.2, 0.5322242109, math.inf]
+    assert eval(ee.format_thresholds(thr)) == thr
