@@ -80,7 +80,7 @@ demo-anchornet: setup
 		--num-images 120
 	@echo "demo-anchornet done: pictures in $(ANCHOR_DIR)/<timestamp>/lsp_vis/, early-exit plot $(EXIT_DIR)/early_exit_sweep.png"
 
-# The same pipeline over training seeds 0-2 (mean ± std; the README's table).
+# The same pipeline over training seeds 0-2 (mean ± std; docs/benchmarks.md, "AnchorNet + LSP toy results").
 anchornet-seeds: setup
 	$(PYTHON) tools/analysis_tools/toy_patch_seeds.py --seeds 0 1 2
 
@@ -132,7 +132,7 @@ demo-combos: setup
 		--cfg-options custom_hooks.0.templates_file=$(COMBOS_DIR)/novel_5box/templates.json
 
 # TFA w/cos vs GCN-FSOD vs GCN-FSOD with the global-kernel RPN on the toy
-# benchmark, 10 shots, seeds 0-2 (README: "Baselines").
+# benchmark, 10 shots, seeds 0-2 (docs/benchmarks.md: "Baselines on the toy benchmark").
 tfa-comparison: toy-fsod-splits
 	$(PYTHON) tools/analysis_tools/fsod_baselines_benchmark.py \
 		--out work_dirs/fsod_baselines_benchmark/figures.json

@@ -97,8 +97,8 @@ def error_line(exc: BaseException, data_hint: bool = False) -> str:
     rank = os.environ.get('RANK')
     where = f' (rank {rank})' if rank is not None and \
         os.environ.get('WORLD_SIZE', '1') != '1' else ''
-    hint = (' [tools/misc/check_dataset.py CONFIG lists the data problems; --debug '
-            'shows the traceback]') if data_hint else ''
+    hint = (' [--debug shows the traceback; for the data files, '
+            'tools/misc/check_dataset.py CONFIG lists every problem]') if data_hint else ''
     return f'error{where}: {type(exc).__name__}: {_one_line(exc)}{hint}'
 
 

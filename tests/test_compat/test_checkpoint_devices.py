@@ -7,7 +7,7 @@ writes exactly what a CUDA run writes (the bytes of a tensor do not depend
 on its device). Loading such a file restores each storage on its recorded
 device unless ``map_location`` says otherwise.
 
-What the project's loaders do (documented in README "Compatibility fixes"):
+What the project's loaders do (documented in docs/get_started.md, "Compatibility fixes"):
 ``load_from``, ``tools/test.py`` (Runner.load_checkpoint), mmdet's
 ``init_detector``, mmpretrain's ``init_model``, ``FewShotDetInferencer``,
 ``load_patch_classifier`` and the tools read to the CPU

@@ -313,7 +313,7 @@ def test_loss_falls_on_a_fixed_batch(toy_batch):
 
 
 def test_new_shot_and_seed_config(fsod_toy_root):
-    """The README's example of a new shot setting / split seed: its training
+    """The example of a new shot setting / split seed (docs/few_shot_detection.md): its training
     set is the 5-shot file set of seed 1, on every class."""
     cfg = Config.fromfile(osp.join(REPO, 'configs/gcn_fsod/toy/'
                                    'gcn-fsod_r18_c4_toy_5shot-seed1_fine-tuning.py'))

@@ -85,8 +85,10 @@ def build_model(config: str, checkpoint: str, cfg_options=None):
         model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor.to_dict())
     if model_cfg.get('type') == 'PatchClassifier':
         ckpt = model_cfg.get('localizer_checkpoint')
-        if ckpt is not None and '://' not in ckpt and not osp.isfile(ckpt):
-            model_cfg['localizer_checkpoint'] = None  # CKPT gives the weights
+        if model_cfg.get('localizer') is None or (
+                ckpt is not None and '://' not in ckpt and not osp.isfile(ckpt)):
+            # no localizer (the full image), or CKPT gives the weights
+            model_cfg['localizer_checkpoint'] = None
         model_cfg.update(backend='pytorch', backend_cfg=None)
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmpretrain')):
         from mmpretrain.registry import MODELS
