@@ -30,6 +30,39 @@ def _palette(classes: Sequence[str]) -> List[tuple]:
     return out
 
 
+def few_shot_metainfo(name: str, metainfo: Optional[dict], class_names: Sequence[str],
+                      default_metainfo: dict, class_splits: Optional[dict]) -> dict:
+    """The dataset's metainfo: its classes (given as ``classes=``, never in
+    ``metainfo``), a palette (the dataset's own colours for its own names,
+    :func:`_palette` for the others) and its class splits."""
+    metainfo = dict(metainfo or {})
+    if 'classes' in metainfo:
+        raise ValueError(f'{name}: give the classes as `classes=` (a split name '
+                         'or names), not in `metainfo`')
+    metainfo['classes'] = class_names
+    known = dict(zip(default_metainfo['classes'], default_metainfo.get('palette', ())))
+    fallback = _palette(class_names)
+    metainfo.setdefault('palette', [tuple(known.get(c, fallback[i]))
+                                    for i, c in enumerate(class_names)])
+    if class_splits is not None:
+        metainfo.setdefault('class_splits', class_splits)
+    return metainfo
+
+
+def check_few_shot_ann(name: str, few_shot_ann: Optional[dict]) -> Optional[dict]:
+    """``few_shot_ann=dict(root=DIR, shot=K, seed=S)`` checked (seed 0 by
+    default), or None."""
+    if few_shot_ann is None:
+        return None
+    few_shot_ann = dict(few_shot_ann)
+    unknown = sorted(set(few_shot_ann) - {'root', 'shot', 'seed'})
+    if unknown or 'root' not in few_shot_ann or 'shot' not in few_shot_ann:
+        raise ValueError(f'{name}.few_shot_ann must be dict(root=DIR, shot=K, '
+                         f'seed=S), got {few_shot_ann}')
+    few_shot_ann.setdefault('seed', 0)
+    return few_shot_ann
+
+
 def missing_kshot_file_message(path: str, class_name: str, shot: int, seed: int,
                                where: str) -> str:
     """What to say when the K-shot file ``path`` of ``class_name`` is not
@@ -118,25 +151,9 @@ class FewShotCocoDataset(SkipBadImagesMixin, CocoDataset):
         self.class_names = resolve_classes(
             self.METAINFO['classes'] if classes is None else classes, class_splits,
             f'{name}.classes')
-        metainfo = dict(metainfo or {})
-        if 'classes' in metainfo:
-            raise ValueError(f'{name}: give the classes as `classes=` (a split name '
-                             'or names), not in `metainfo`')
-        metainfo['classes'] = self.class_names
-        known = dict(zip(self.METAINFO['classes'], self.METAINFO.get('palette', ())))
-        fallback = _palette(self.class_names)
-        metainfo.setdefault('palette', [tuple(known.get(c, fallback[i]))
-                                        for i, c in enumerate(self.class_names)])
-        if class_splits is not None:
-            metainfo.setdefault('class_splits', class_splits)
-        if few_shot_ann is not None:
-            few_shot_ann = dict(few_shot_ann)
-            unknown = sorted(set(few_shot_ann) - {'root', 'shot', 'seed'})
-            if unknown or 'root' not in few_shot_ann or 'shot' not in few_shot_ann:
-                raise ValueError(f'{name}.few_shot_ann must be dict(root=DIR, shot=K, '
-                                 f'seed=S), got {few_shot_ann}')
-            few_shot_ann.setdefault('seed', 0)
-        self.few_shot_ann = few_shot_ann
+        metainfo = few_shot_metainfo(name, metainfo, self.class_names, self.METAINFO,
+                                     class_splits)
+        self.few_shot_ann = check_few_shot_ann(name, few_shot_ann)
         if min_bbox_area < 0:
             raise ValueError(f'{name}.min_bbox_area must be >= 0, got {min_bbox_area}')
         self.min_bbox_area = float(min_bbox_area)

@@ -11,7 +11,7 @@ from mmengine.logging import print_log
 
 from mmfsod.utils.bad_images import SkipBadImagesMixin
 from .class_splits import check_class_split, resolve_classes
-from .few_shot_coco import _palette
+from .few_shot_coco import check_few_shot_ann, few_shot_metainfo
 from .few_shot_split import seed_dir
 from .voc_few_shot_sampler import voc_split_file_name
 from .voc_splits import VOC_CLASSES
@@ -113,25 +113,9 @@ class FewShotVOCDataset(SkipBadImagesMixin, VOCDataset):
             self.known_classes = tuple(self.METAINFO['classes'])
         else:
             self.known_classes = self.class_names
-        metainfo = dict(metainfo or {})
-        if 'classes' in metainfo:
-            raise ValueError(f'{name}: give the classes as `classes=` (a split name '
-                             'or names), not in `metainfo`')
-        metainfo['classes'] = self.class_names
-        known = dict(zip(self.METAINFO['classes'], self.METAINFO.get('palette', ())))
-        fallback = _palette(self.class_names)
-        metainfo.setdefault('palette', [tuple(known.get(c, fallback[i]))
-                                        for i, c in enumerate(self.class_names)])
-        if class_splits is not None:
-            metainfo.setdefault('class_splits', class_splits)
-        if few_shot_ann is not None:
-            few_shot_ann = dict(few_shot_ann)
-            unknown = sorted(set(few_shot_ann) - {'root', 'shot', 'seed'})
-            if unknown or 'root' not in few_shot_ann or 'shot' not in few_shot_ann:
-                raise ValueError(f'{name}.few_shot_ann must be dict(root=DIR, shot=K, '
-                                 f'seed=S), got {few_shot_ann}')
-            few_shot_ann.setdefault('seed', 0)
-        self.few_shot_ann = few_shot_ann
+        metainfo = few_shot_metainfo(name, metainfo, self.class_names, self.METAINFO,
+                                     class_splits)
+        self.few_shot_ann = check_few_shot_ann(name, few_shot_ann)
         if not isinstance(use_difficult, bool):
             raise TypeError(f'{name}.use_difficult must be a bool, got {use_difficult!r}')
         self.use_difficult = use_difficult
