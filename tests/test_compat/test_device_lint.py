@@ -34,10 +34,17 @@ ALLOWED: Dict[Tuple[str, str, str], str] = {
         'metric reads label values with int(); as_tensor keeps a tensor\'s device',
     ('classification/engine/lsp_drawing.py', 'draw_attention_maps', 'from_numpy'):
         'CPU-only numpy boundary: a drawn canvas handed to the visualizer',
-    ('detection/datasets/query_support.py', 'pack_supports', 'tensor'):
+    ('detection/datasets/support_packing.py', 'pack_supports', 'tensor'):
         'dataset side (CPU workers); the data preprocessor moves batches to the device',
     ('detection/datasets/query_support.py', 'QuerySupportDataset._load_item', 'tensor'):
         'dataset side (CPU workers); the data preprocessor moves batches to the device',
+    ('classification/models/utils/inference_backends.py', 'InferenceEngine.__call__',
+     'from_numpy'):
+        'an engine\'s outputs are host arrays (ONNX Runtime / OpenVINO run on the CPU); '
+        'they are moved to the input\'s device right after',
+    ('classification/models/utils/inference_backends.py', 'max_abs_diff', 'randn'):
+        'the export check runs the exported module (built on the CPU for export) and the '
+        'engine on host inputs from a seeded CPU generator',
     ('detection/models/layers/graph_correspondence.py', 'GraphCorrespondence.__init__',
      'tensor'):
         'a parameter made at build time; Module.to moves it with the model',
