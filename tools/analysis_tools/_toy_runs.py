@@ -1,13 +1,15 @@
 """What the toy benchmark scripts share: running tools/train.py and
-tools/test.py as subprocesses (log kept, wall time measured), reading their
-figures, and mean ± std cells."""
+tools/test.py as subprocesses (log kept, wall time measured), a base
+training and a fine-tuning + test kept as json (a finished run is not run
+again), reading their figures, and mean ± std cells."""
+import json
 import os
 import os.path as osp
 import re
 import subprocess
 import sys
 import time
-from typing import Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -74,3 +76,75 @@ def mean_std(values: Sequence[float], digits: int = 3) -> str:
     if not values:
         return '–'
     return f'{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}'
+
+
+def load_json(path: str):
+    """The json at ``path``, or None when there is none (a run not done)."""
+    if osp.isfile(path):
+        with open(path) as f:
+            return json.load(f)
+    return None
+
+
+def save_json(path: str, data) -> None:
+    """``data`` as json at ``path``, written atomically (folders made)."""
+    from mmfsod.compat.atomic import atomic_open
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with atomic_open(path, 'w') as f:
+        json.dump(data, f, indent=1)
+
+
+def base_model(root: str, method: dict, options: Sequence[str], iters=None,
+               checkpoint: str = None) -> dict:
+    """``{'checkpoint', 'train_s'}`` of a method's base model under ``root``
+    (kept in ``root/base.json``: a finished run is not run again).
+
+    ``method`` has ``base`` (the base-training config), ``ft`` (the
+    fine-tuning config) and ``surgery`` (a ``ckpt_surgery.py`` mode, or None);
+    ``checkpoint``, a base model trained before, replaces the training
+    (``train_s`` None).
+    """
+    done = osp.join(root, 'base.json')
+    result = load_json(done)
+    if result is not None:
+        return result
+    py, seconds = python(), None
+    if checkpoint is None:
+        base_dir = osp.join(root, 'base')
+        _, seconds = run([py, 'tools/train.py', method['base'], '--work-dir', base_dir]
+                         + cfg_options(list(options) + schedule(iters)),
+                         osp.join(root, 'base.log'))
+        checkpoint = last_checkpoint(base_dir)
+    if method['surgery']:
+        out = osp.join(root, f'base_{method["surgery"]}.pth')
+        run([py, 'tools/misc/ckpt_surgery.py', method['surgery'], checkpoint, '--config',
+             method['ft'], '--out', out], osp.join(root, 'surgery.log'))
+        checkpoint = out
+    result = dict(checkpoint=checkpoint, train_s=seconds)
+    save_json(done, result)
+    return result
+
+
+def fine_tune_and_test(root: str, method: dict, base: dict, options: Sequence[str],
+                       iters, metrics: Callable[[str, str], Dict[str, float]]) -> dict:
+    """``{'metrics', 'train_s', 'test_s'}`` of one fine-tuning from
+    ``base['checkpoint']`` and its test, under ``root`` (kept in
+    ``root/result.json``). ``options`` (the seed's among them) go to both
+    runs, so that the test's config is the training's; ``metrics`` reads the
+    figures from the test output."""
+    done = osp.join(root, 'result.json')
+    result = load_json(done)
+    if result is not None:
+        return result
+    py, options = python(), list(options)
+    ft_dir = osp.join(root, 'fine-tuning')
+    _, train_s = run([py, 'tools/train.py', method['ft'], '--work-dir', ft_dir,
+                      '--cfg-options'] + options + schedule(iters)
+                     + [f'load_from={base["checkpoint"]}'], osp.join(root, 'fine-tuning.log'))
+    ckpt = last_checkpoint(ft_dir)
+    out, test_s = run([py, 'tools/test.py', method['ft'], ckpt, '--work-dir',
+                       osp.join(root, 'test'), '--cfg-options'] + options,
+                      osp.join(root, 'test.log'))
+    result = dict(metrics=metrics(out, ckpt), train_s=train_s, test_s=test_s)
+    save_json(done, result)
+    return result

@@ -25,7 +25,6 @@ command can be resumed; the methods can run in two processes sharing
 ``--work-dir`` and a last call prints the table of both.
 """
 import argparse
-import json
 import os
 import os.path as osp
 import re
@@ -34,8 +33,8 @@ from typing import Dict, List
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-from _toy_runs import (REPO, cfg_options, last_checkpoint, mean_std, python,  # noqa: E402
-                       run, schedule)
+import _toy_runs  # noqa: E402
+from _toy_runs import REPO, mean_std, save_json  # noqa: E402
 
 GCN = osp.join(REPO, 'configs', 'gcn_fsod', 'toy')
 TFA = osp.join(REPO, 'configs', 'tfa', 'toy')
@@ -74,20 +73,6 @@ def parse_args(argv=None):
     return args
 
 
-def load_json(path: str):
-    if osp.isfile(path):
-        with open(path) as f:
-            return json.load(f)
-    return None
-
-
-def save_json(path: str, data) -> None:
-    from mmfsod.compat.atomic import atomic_open
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    with atomic_open(path, 'w') as f:
-        json.dump(data, f, indent=1)
-
-
 def prepare_data(seeds: List[int], shot: int) -> str:
     """Write the configs' toy VOC set and the K-shot files of ``seeds`` where
     absent; return the data root."""
@@ -114,25 +99,8 @@ def prepare_data(seeds: List[int], shot: int) -> str:
 def base_model(args, name: str) -> dict:
     """``{'checkpoint', 'train_s'}`` of the method's base model (after
     surgery for TFA)."""
-    method, root = METHODS[name], osp.abspath(osp.join(args.work_dir, name))
-    done = osp.join(root, 'base.json')
-    result = load_json(done)
-    if result is not None:
-        return result
-    py, common = python(), list(args.cfg_options)
-    base_dir = osp.join(root, 'base')
-    _, seconds = run([py, 'tools/train.py', method['base'], '--work-dir', base_dir]
-                     + cfg_options(common + schedule(args.base_iters)),
-                     osp.join(root, 'base.log'))
-    ckpt = last_checkpoint(base_dir)
-    if method['surgery']:
-        out = osp.join(root, f'base_{method["surgery"]}.pth')
-        run([py, 'tools/misc/ckpt_surgery.py', method['surgery'], ckpt, '--config',
-             method['ft'], '--out', out], osp.join(root, 'surgery.log'))
-        ckpt = out
-    result = dict(checkpoint=ckpt, train_s=seconds)
-    save_json(done, result)
-    return result
+    return _toy_runs.base_model(osp.abspath(osp.join(args.work_dir, name)), METHODS[name],
+                                args.cfg_options, args.base_iters)
 
 
 def test_metrics(out: str, what: str) -> Dict[str, float]:
@@ -146,26 +114,12 @@ def test_metrics(out: str, what: str) -> Dict[str, float]:
 
 def fine_tune_and_test(args, name: str, base: dict, seed: int) -> dict:
     """``{'metrics', 'train_s', 'test_s'}`` of one method and seed."""
-    method = METHODS[name]
     root = osp.abspath(osp.join(args.work_dir, name, f'{args.shot}shot_seed{seed}'))
-    done = osp.join(root, 'result.json')
-    result = load_json(done)
-    if result is not None:
-        return result
-    py, common = python(), list(args.cfg_options)
-    options = ([f'randomness.seed={seed}'] + [f'{k}={seed}' for k in SEED_KEYS]
+    options = (list(args.cfg_options) + [f'randomness.seed={seed}']
+               + [f'{k}={seed}' for k in SEED_KEYS]
                + [f'train_dataloader.dataset.dataset.few_shot_ann.shot={args.shot}'])
-    ft_dir = osp.join(root, 'fine-tuning')
-    _, train_s = run([py, 'tools/train.py', method['ft'], '--work-dir', ft_dir,
-                      '--cfg-options'] + common + options + schedule(args.ft_iters)
-                     + [f'load_from={base["checkpoint"]}'], osp.join(root, 'fine-tuning.log'))
-    ckpt = last_checkpoint(ft_dir)
-    out, test_s = run([py, 'tools/test.py', method['ft'], ckpt, '--work-dir',
-                       osp.join(root, 'test'), '--cfg-options'] + common + options,
-                      osp.join(root, 'test.log'))
-    result = dict(metrics=test_metrics(out, ckpt), train_s=train_s, test_s=test_s)
-    save_json(done, result)
-    return result
+    return _toy_runs.fine_tune_and_test(root, METHODS[name], base, options, args.ft_iters,
+                                        test_metrics)
 
 
 def table(results: Dict[str, dict]) -> str:
