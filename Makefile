@@ -48,6 +48,7 @@ ANCHOR_DIR := work_dirs/anchornet_toy-clutter
 FT_CKPT := work_dirs/resnet18-w16_anchornet-lsp-ft_toy-clutter/epoch_6.pth
 FULL_CKPT := work_dirs/resnet18-w16_toy-clutter_full/epoch_12.pth
 EXIT_DIR := work_dirs/resnet18-w16_anchornet-lsp_toy-clutter_early-exit
+ONNX_DIR := work_dirs/resnet18-w16_anchornet-lsp_toy-clutter_onnx
 demo-anchornet: setup
 	@echo "== [1/7] AnchorNet on the toy clutter set (20 epochs) -> $(ANCHOR_DIR)"
 	$(PYTHON) tools/train.py $(ANCHOR_CFG).py --work-dir $(ANCHOR_DIR)
@@ -70,15 +71,16 @@ demo-anchornet: setup
 		--full $(DOWNSTREAM_CFG)_toy-clutter_full.py $(FULL_CKPT) \
 		--rescale $(DOWNSTREAM_CFG)_anchornet-lsp-table4-rescale_toy-clutter.py $(FULL_CKPT) \
 		--out-dir $(EXIT_DIR)
-	@echo "== [7/7] patches (all, early exit) vs Table 4 vs the full image: top-1, MACs, CPU time per image"
+	@echo "== [7/7] patches (all, early exit) vs Table 4 vs the full image: top-1, MACs, CPU time per image;"
+	@echo "   the same rows again with the classifier in the best installed engine (ONNX Runtime, else OpenVINO)"
 	$(PYTHON) tools/analysis_tools/benchmark_patch_pipeline.py \
 		$(DOWNSTREAM_CFG)_anchornet-lsp-all-patches_toy-clutter.py $(FT_CKPT) \
 		$(EXIT_DIR)/early_exit_cfg.py $(FT_CKPT) \
 		$(DOWNSTREAM_CFG)_anchornet-lsp-table4-localize_toy-clutter.py $(FULL_CKPT) \
 		$(DOWNSTREAM_CFG)_anchornet-lsp-table4-rescale_toy-clutter.py $(FULL_CKPT) \
 		$(DOWNSTREAM_CFG)_toy-clutter_full.py $(FULL_CKPT) \
-		--num-images 120
-	@echo "demo-anchornet done: pictures in $(ANCHOR_DIR)/<timestamp>/lsp_vis/, early-exit plot $(EXIT_DIR)/early_exit_sweep.png"
+		--num-images 120 --backends pytorch best --onnx-dir $(ONNX_DIR)
+	@echo "demo-anchornet done: pictures in $(ANCHOR_DIR)/<timestamp>/lsp_vis/, early-exit plot $(EXIT_DIR)/early_exit_sweep.png, ONNX classifiers in $(ONNX_DIR)/"
 
 # The same pipeline over training seeds 0-2 (mean ± std; docs/benchmarks.md, "AnchorNet + LSP toy results").
 anchornet-seeds: setup

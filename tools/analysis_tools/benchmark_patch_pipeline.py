@@ -4,7 +4,8 @@ leaves AnchorNet out).
 
     python tools/analysis_tools/benchmark_patch_pipeline.py \\
         PATCH_CONFIG PATCH_CKPT FULL_CONFIG FULL_CKPT [CONFIG CKPT ...] \\
-        [--num-images 60] [--warmup 5] [--threads N] [--device auto] [--out table.json]
+        [--num-images 60] [--warmup 5] [--threads N] [--device auto] [--out table.json] \\
+        [--backends pytorch onnxruntime|openvino|best] [--onnx-dir DIR]
 
 Every ``CONFIG CKPT`` pair is one row: a ``PatchClassifier`` config in any
 mode (``localize``, ``rescale`` or ``full``) and the checkpoint loaded into it
@@ -27,6 +28,20 @@ Every model is made faster first as ``--paper-operating-point`` does
 (``optimize_for_inference``: BN folded, unused test-time work skipped, then
 ``--compile jit`` by default after the MACs are counted); ``--no-optimize``
 measures the models as built.
+
+Engines (``--backends``, default ``pytorch``; ``_engine_rows.py``): every
+row again with the classifier in ONNX Runtime or OpenVINO (``best``: the
+first installed), named ``<run> (<engine>)``: the row's checkpoint's
+classifier is exported to ONNX (``--onnx-dir``, default a temporary
+directory; checked against PyTorch to 1e-4 in that engine) and the config
+is built with ``model.backend`` and ``model.backend_cfg.onnx_file``. AnchorNet,
+LSP, the crops and the MACs stay PyTorch's; the engines run on the CPU.
+The engine rows come after the PyTorch rows, ``MACs / full`` and ``time /
+full`` are against the full row of the same backend, the column ``preds =
+PyTorch`` counts the images whose prediction equals the PyTorch row's, and
+one line per engine sums it: ``<engine>: predictions equal PyTorch's on E of
+N images (R rows); top-1 equal in every row``. An engine that is not
+installed is one line, and the other rows still print.
 
 The paper's operating point at ImageNet geometry (random weights, no data):
 
@@ -60,6 +75,7 @@ from mmfsod.classification.apis.early_exit_calibration import \
     load_patch_classifier  # noqa: E402
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import _engine_rows as engine_rows  # noqa: E402
 import _paper_operating_point as paper_point  # noqa: E402
 
 from mmfsod.utils.device import add_device_arg, is_cuda, resolve_device  # noqa: E402
@@ -84,6 +100,7 @@ def parse_args(argv=None):
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='overrides applied to every config')
     paper_point.add_arguments(parser)
+    engine_rows.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.num_images is None:
         args.num_images = 100 if args.paper_operating_point else 60
@@ -94,8 +111,14 @@ def parse_args(argv=None):
         if args.device not in (None, 'cpu'):
             parser.error('--paper-operating-point measures the CPU only')
         args.device = 'cpu'
+        if args.backends != ['pytorch'] or args.onnx_dir:
+            parser.error('--backends / --onnx-dir are for CONFIG CKPT rows; '
+                         '--paper-operating-point takes --backend')
     elif not args.runs:
         parser.error('give CONFIG CKPT pairs (or --paper-operating-point)')
+    elif args.backend != 'pytorch':
+        parser.error(f'--backend {args.backend} is for --paper-operating-point; CONFIG '
+                     f'CKPT rows take --backends pytorch {args.backend}')
     if args.device is None:
         args.device = resolve_device('auto')
     if len(args.runs) % 2:
@@ -222,6 +245,7 @@ def benchmark(model, dataset, indices, warmup_indices, device, compile_mode='non
             records.append(dict(
                 img_path=pred.get('img_path'),
                 correct=None if gt is None else int(pred.pred_label) == int(gt[0]),
+                pred_label=int(pred.pred_label),
                 num_patches=pred.num_patches, branch=pred.branch,
                 localizer_macs=pred.localizer_macs,
                 classifier_macs=pred.classifier_macs,
@@ -231,6 +255,30 @@ def benchmark(model, dataset, indices, warmup_indices, device, compile_mode='non
         timer.remove()
     sys.stdout.write('\n')
     return records
+
+
+def input_size(model, dataset):
+    """``(H, W)`` of the dataset's first image as the model sees it."""
+    data = model.data_preprocessor(pseudo_collate([dataset[0]]), False)
+    return tuple(int(s) for s in data['inputs'].shape[-2:])
+
+
+def run_row(model, dataset, config, args):
+    """One row's records: the model made faster (unless ``--no-optimize``)
+    and timed on the first ``--num-images`` images of ``dataset``."""
+    n = len(dataset)
+    if n < args.num_images:
+        raise ValueError(f'{config}: the test set has {n} images, fewer than '
+                         f'--num-images {args.num_images}')
+    indices = list(range(args.num_images))
+    warmup = [indices[i % len(indices)] for i in range(args.warmup)]
+    if not args.no_optimize:
+        # BN folding and skipped test-time work, before the MACs are
+        # counted (they count what runs)
+        from mmfsod.classification.models.utils import optimize_for_inference
+        optimize_for_inference(model, channels_last=args.channels_last)
+    return benchmark(model, dataset, indices, warmup, args.device,
+                     'none' if args.no_optimize else args.compile, args.channels_last)
 
 
 def summarise(name, mode, records):
@@ -251,7 +299,12 @@ def summarise(name, mode, records):
 
 
 def format_table(rows):
-    full = next((r for r in rows if r['mode'] == 'full'), None)
+    """The rows as a text table; ``MACs / full`` and ``time / full`` are
+    against the first ``full`` row of the same backend (else of any)."""
+    fulls = {}
+    for r in rows:
+        if r['mode'] == 'full':
+            fulls.setdefault(r.get('backend', 'pytorch'), r)
     columns = [('run', '{}'), ('mode', '{}'), ('images', '{}'), ('top-1 %', '{:.1f}'),
                ('patches', '{:.2f}'), ('AnchorNet GMACs', '{:.4f}'),
                ('classifier GMACs', '{:.4f}'), ('total GMACs', '{:.4f}'),
@@ -261,11 +314,17 @@ def format_table(rows):
     keys = ['run', 'mode', 'images', 'top1', 'patches', 'anchornet_gmacs',
             'classifier_gmacs', 'total_gmacs', 'macs_ratio', 'rest_ms',
             'classifier_ms', 'total_ms', 'time_ratio']
+    if any(r.get('same_as_pytorch') for r in rows):  # engine rows: their agreement
+        columns.append(('preds = PyTorch', '{}'))
+        keys.append('same_preds')
     for row in rows:
+        full = fulls.get(row.get('backend', 'pytorch'), next(iter(fulls.values()), None))
         row['macs_ratio'] = row['total_gmacs'] / full['total_gmacs'] if full \
             else float('nan')
         row['time_ratio'] = row['total_ms'] / full['total_ms'] if full \
             else float('nan')
+        same = row.get('same_as_pytorch')
+        row['same_preds'] = f'{same[0]}/{same[1]}' if same else '-'
     cells = [[fmt.format(row[key]) for (_, fmt), key in zip(columns, keys)]
              for row in rows]
     widths = [max(len(title), *(len(c[i]) for c in cells))
@@ -283,28 +342,41 @@ def main(argv=None):
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     pairs = list(zip(args.runs[0::2], args.runs[1::2]))
-    rows, image_lists = [], []
-    for config, checkpoint in pairs:
-        name = osp.splitext(osp.basename(config))[0]
-        print(f'== {name} ({checkpoint})')
-        model, dataset = build_model(config, checkpoint, args.cfg_options, args.device)
-        n = len(dataset)
-        if n < args.num_images:
-            raise ValueError(f'{config}: the test set has {n} images, fewer than '
-                             f'--num-images {args.num_images}')
-        indices = list(range(args.num_images))
-        warmup = [indices[i % len(indices)] for i in range(args.warmup)]
-        if not args.no_optimize:
-            # BN folding and skipped test-time work, before the MACs are
-            # counted (they count what runs)
-            from mmfsod.classification.models.utils import optimize_for_inference
-            optimize_for_inference(model, channels_last=args.channels_last)
-        records = benchmark(model, dataset, indices, warmup, args.device,
-                            'none' if args.no_optimize else args.compile,
-                            args.channels_last)
-        image_lists.append([r['img_path'] for r in records])
-        rows.append(summarise(name, model.mode, records))
-        del model
+    backends, notes = engine_rows.resolve_backends(args.backends)
+    for note in notes:
+        print(note)  # an engine that is not installed: no rows of it
+    exports = engine_rows.ClassifierExports(args.onnx_dir) \
+        if backends != ['pytorch'] else None
+    rows, image_lists, labels = [], [], []
+    try:
+        for index, (config, checkpoint) in enumerate(pairs):
+            name = osp.splitext(osp.basename(config))[0]
+            print(f'== {name} ({checkpoint})')
+            model, dataset = build_model(config, checkpoint, args.cfg_options,
+                                         args.device)
+            if exports is not None:
+                size = input_size(model, dataset)  # (H, W) of the first image
+                weights = exports.checkpoint_of(model, config, checkpoint)
+            for backend in backends:
+                if backend != 'pytorch':  # the checkpoint's classifier in an engine
+                    del model
+                    onnx_file = exports.onnx_file(config, weights, args.cfg_options,
+                                                  backend, size)
+                    print(f'== {engine_rows.row_name(name, backend)}')
+                    model, dataset = build_model(
+                        config, weights, engine_rows.engine_options(
+                            args.cfg_options, backend, onnx_file), args.device)
+                records = run_row(model, dataset, config, args)
+                image_lists.append([r['img_path'] for r in records])
+                labels.append([r['pred_label'] for r in records])
+                row = summarise(engine_rows.row_name(name, backend), model.mode, records)
+                row.update(backend=model.backend.backend, config_row=index)
+                rows.append(row)
+    finally:
+        if exports is not None:
+            exports.cleanup()
+    engine_rows.compare(rows, labels)
+    rows.sort(key=lambda r: engine_rows.CHOICES.index(r['backend']))  # stable
     if any(paths != image_lists[0] for paths in image_lists):
         print('WARNING: the runs did not classify the same images (their test sets '
               'differ)')
@@ -320,6 +392,8 @@ def main(argv=None):
             json.dump(dict(device=args.device, threads=torch.get_num_threads(),
                            num_images=args.num_images, rows=rows), f, indent=2)
         print(f'written {args.out}')
+    for line in engine_rows.agreement_lines(rows):
+        print(line)  # last: per engine, its predictions against PyTorch's
     return rows
 
 

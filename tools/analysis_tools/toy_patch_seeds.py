@@ -2,7 +2,8 @@
 
     python tools/analysis_tools/toy_patch_seeds.py [--seeds 0 1 2] \\
         [--work-root work_dirs/toy_patch_seeds] [--num-images 120] \\
-        [--max-top1-drop 1] [--threads N] [--skip-existing]
+        [--max-top1-drop 1] [--threads N] [--skip-existing] \\
+        [--backends pytorch onnxruntime openvino]
 
 For every seed ``S`` (``randomness.seed=S`` of every training run), under
 ``WORK_ROOT/seed<S>/``, the steps of ``make demo-anchornet``:
@@ -16,13 +17,16 @@ For every seed ``S`` (``randomness.seed=S`` of every training run), under
 6. ``benchmark_patch_pipeline.py`` on the first ``--num-images`` validation
    images: all patches, early exit (calibrated), Table 4 localize and rescale
    (the classifier before patch fine-tuning, as the paper's Table 4), full
-   image.
+   image; every row once per ``--backends`` engine (default: PyTorch and
+   every installed engine of the ``deploy`` extra), the classifier exported
+   to ONNX under ``seed<S>/onnx/``.
 
 Per-seed configs that point at the seed's checkpoints are written under
 ``seed<S>/configs/``. The last table gives, per row, the mean ± std over the
 seeds of patches per image, AnchorNet / classifier / total GMACs, CPU ms
-per image and top-1; it is also written as ``summary.json`` and
-``summary.md``.
+per image in each backend and top-1 (PyTorch's; a line per engine says on
+how many images its predictions equal PyTorch's); it is also written as
+``summary.json`` and ``summary.md``.
 """
 import argparse
 import glob
@@ -35,6 +39,9 @@ import sys
 import time
 
 REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import _engine_rows as engine_rows  # noqa: E402
+
 TOY = 'configs/anchornet/toy'
 DOWN = f'{TOY}/downstream'
 ROWS = [  # (row name, config key, checkpoint key)
@@ -60,7 +67,15 @@ def parse_args(argv=None):
                         help='torch threads of the benchmark (default torch default)')
     parser.add_argument('--skip-existing', action='store_true',
                         help='keep the checkpoints a seed already has')
-    return parser.parse_args(argv)
+    parser.add_argument('--backends', nargs='+', default=None,
+                        choices=('pytorch', ) + engine_rows.ENGINES,
+                        help='engines of the benchmark rows (default: pytorch and '
+                        'every installed one of ' + ', '.join(engine_rows.ENGINES) + ')')
+    args = parser.parse_args(argv)
+    if args.backends is None:
+        args.backends = ['pytorch'] + [e for e in engine_rows.ENGINES
+                                       if engine_rows.installed(e)]
+    return args
 
 
 def run(cmd, log):
@@ -138,23 +153,71 @@ def one_seed(seed, args):
     bench = ['tools/analysis_tools/benchmark_patch_pipeline.py']
     for _, cfg_key, ckpt_key in ROWS:
         bench += [cfgs[cfg_key], ckpts[ckpt_key]]
-    bench += ['--num-images', str(args.num_images), '--out', table]
+    bench += ['--num-images', str(args.num_images), '--out', table,
+              '--backends'] + args.backends + ['--onnx-dir', osp.join(root, 'onnx')]
     if args.threads:
         bench += ['--threads', str(args.threads)]
     run(bench, log)
     with open(table) as f:
         rows = json.load(f)['rows']
     png = osp.join(calib_dir, 'early_exit_sweep.png')
-    return dict(zip([r[0] for r in ROWS], rows)), png
+    return by_row(rows), png
+
+
+def by_row(rows):
+    """The benchmark's rows (ROWS' order, grouped by backend) as ``{row
+    name: PyTorch's row}``, each with ``ms_<backend>`` (CPU ms per image)
+    and ``same_<backend>`` (``[equal predictions, images]``) per backend."""
+    groups = {}
+    for row in rows:
+        groups.setdefault(row.get('backend', 'pytorch'), []).append(row)
+    if len(groups.get('pytorch', [])) != len(ROWS):
+        raise SystemExit(f'the benchmark gave {len(groups.get("pytorch", []))} PyTorch '
+                         f'rows, expected {len(ROWS)}')
+    out = {}
+    for i, (name, _, _) in enumerate(ROWS):
+        row = dict(groups['pytorch'][i])
+        for backend, group in groups.items():
+            if len(group) == len(ROWS):
+                row[f'ms_{backend}'] = group[i]['total_ms']
+                row[f'same_{backend}'] = group[i].get('same_as_pytorch')
+        out[name] = row
+    return out
+
+
+NAMES = dict(pytorch='PyTorch', onnxruntime='ONNX Runtime', openvino='OpenVINO')
+
+
+def measured_backends(per_seed):
+    """The backends every seed has every row of, PyTorch first."""
+    return [b for b in ('pytorch', ) + engine_rows.ENGINES
+            if all(f'ms_{b}' in row for rows in per_seed for row in rows.values())]
+
+
+def columns_of(backends):
+    """COLUMNS, with one CPU ms column per backend when there are several."""
+    if backends in ([], ['pytorch']):
+        return COLUMNS
+    out = []
+    for column in COLUMNS:
+        if column[1] != 'total_ms':
+            out.append(column)
+            continue
+        out += [(f'CPU ms {NAMES[b]}', f'ms_{b}', column[2]) for b in backends]
+    return out
 
 
 def summarise(per_seed):
-    lines = ['| row | ' + ' | '.join(c[0] for c in COLUMNS) + ' |',
-             '|---|' + '---|' * len(COLUMNS)]
+    """The mean ± std table (markdown), its figures, and one line per engine:
+    on how many images of all rows and seeds it predicts as PyTorch."""
+    backends = measured_backends(per_seed)
+    columns = columns_of(backends)
+    lines = ['| row | ' + ' | '.join(c[0] for c in columns) + ' |',
+             '|---|' + '---|' * len(columns)]
     summary = {}
     for name, _, _ in ROWS:
         cells, stats = [], {}
-        for title, key, fmt in COLUMNS:
+        for title, key, fmt in columns:
             values = [rows[name][key] for rows in per_seed]
             mean = statistics.fmean(values)
             std = statistics.stdev(values) if len(values) > 1 else 0.0
@@ -162,7 +225,14 @@ def summarise(per_seed):
             cells.append(f'{fmt.format(mean)} ± {fmt.format(std)}')
         summary[name] = stats
         lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
-    return summary, '\n'.join(lines)
+    notes = []
+    for engine in backends[1:] if backends[:1] == ['pytorch'] else []:
+        same = [rows[name][f'same_{engine}'] for rows in per_seed for name, _, _ in ROWS]
+        same = [s for s in same if s]
+        notes.append(f'{NAMES[engine]}: predictions equal PyTorch\'s on '
+                     f'{sum(s[0] for s in same)} of {sum(s[1] for s in same)} images '
+                     f'({len(ROWS)} rows x {len(per_seed)} seeds)')
+    return summary, '\n'.join(lines), notes
 
 
 def main(argv=None):
@@ -172,16 +242,20 @@ def main(argv=None):
         rows, png = one_seed(seed, args)
         per_seed.append(rows)
         plots.append(png)
-    summary, table = summarise(per_seed)
+    summary, table, notes = summarise(per_seed)
     os.makedirs(args.work_root, exist_ok=True)
     with open(osp.join(args.work_root, 'summary.json'), 'w') as f:
         json.dump(dict(seeds=args.seeds, num_images=args.num_images, rows=summary,
+                       backends=measured_backends(per_seed), agreement=notes,
                        plots=plots), f, indent=1)
     with open(osp.join(args.work_root, 'summary.md'), 'w') as f:
-        f.write(table + '\n')
+        f.write(table + '\n' + ''.join(f'\n{line}\n' for line in notes))
     print(f'\nseeds {args.seeds}, {args.num_images} validation images, batch 1, CPU; '
-          'mean ± std over the seeds (calibration on the held-out split)')
+          'mean ± std over the seeds (calibration on the held-out split); CPU ms per '
+          'backend: the classifier in that engine, AnchorNet + LSP in PyTorch')
     print(table)
+    for line in notes:
+        print(line)
     print('plots: ' + ', '.join(plots))
 
 
