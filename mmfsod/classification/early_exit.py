@@ -37,9 +37,10 @@ Exit rule (:func:`exit_stage`)
 Calibration (:func:`sweep`, :func:`pick`)
     On held-out images, one pass records every image's score after each
     stage (:class:`StageTable`); any threshold vector can then be evaluated
-    offline (:func:`evaluate`). :func:`sweep` evaluates two families,
-    one threshold for every stage and MSDNet's budgeted one (a fraction
-    ``q^s`` of the images, normalised, exits at stage ``s``), and
+    offline (:func:`evaluate`). :func:`sweep` evaluates three families:
+    one threshold for every stage, a threshold falling geometrically from
+    stage to stage (:func:`decay_thresholds`) and MSDNet's budgeted one (a
+    fraction ``q^s`` of the images, normalised, exits at stage ``s``), and
     :func:`pick` chooses the point for a target MACs budget or a maximum
     top-1 drop against the all-patch pipeline.
 """
@@ -287,22 +288,32 @@ def budget_thresholds(table: StageTable, q: float) -> List[float]:
     return thresholds
 
 
-SWEEP_FAMILIES = ('constant', 'budget')
+def decay_thresholds(start: float, decay: float, num_stages: int) -> List[float]:
+    """``start * decay ** s`` for the stages ``s = 0 .. num_stages - 1``: a
+    threshold that falls from stage to stage (two free parameters). The
+    running mean of more patches is a surer prediction at the same
+    confidence, so a later stage can exit at a lower one."""
+    return [float(start) * float(decay) ** s for s in range(num_stages)]
+
+
+SWEEP_FAMILIES = ('constant', 'decay', 'budget')
 
 
 def sweep(table: StageTable, num_constant: int = 41,
           budget_qs: Sequence[float] = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8,
                                         0.9, 1.0, 1.25, 1.5, 2.0),
-          families: Sequence[str] = SWEEP_FAMILIES) -> List[dict]:
+          families: Sequence[str] = SWEEP_FAMILIES,
+          decays: Sequence[float] = (0.9, 0.8, 0.7, 0.6, 0.5)) -> List[dict]:
     """Evaluate candidate threshold vectors on ``table``.
 
     Candidates: ``inf`` (all patches), 0 (first stage only), and of the
     ``families``: ``'constant'``, one threshold for every stage at
-    ``num_constant`` quantiles of the recorded confidences; ``'budget'``,
-    :func:`budget_thresholds` for every ``q`` of ``budget_qs`` (one
-    threshold per stage). Returns one dict per candidate (``family``,
-    ``param``, ``thresholds``, ``top1``, ``macs``, ``patches``), sorted by
-    MACs.
+    ``num_constant`` quantiles of the recorded confidences; ``'decay'``,
+    :func:`decay_thresholds` from each of those quantiles for every factor
+    of ``decays``; ``'budget'``, :func:`budget_thresholds` for every ``q``
+    of ``budget_qs`` (one threshold per stage). Returns one dict per
+    candidate (``family``, ``param``, ``thresholds``, ``top1``, ``macs``,
+    ``patches``; ``decay`` too for the decay family), sorted by MACs.
     """
     if len(table) == 0:
         raise ValueError('sweep: an empty calibration table')
@@ -310,15 +321,22 @@ def sweep(table: StageTable, num_constant: int = 41,
     if unknown:
         raise ValueError(f'sweep: unknown families {unknown}; known: {list(SWEEP_FAMILIES)}')
     finite = table.conf[np.isfinite(table.conf)]
-    points = [('all patches', None, [math.inf]), ('first stage', None, [0.0])]
-    if finite.size and 'constant' in families:
-        for t in np.unique(np.quantile(finite, np.linspace(0, 1, num_constant))):
-            points.append(('constant', float(t), [float(t)]))
+    starts = np.unique(np.quantile(finite, np.linspace(0, 1, num_constant))) \
+        if finite.size else np.array([])
+    points = [('all patches', None, [math.inf], {}), ('first stage', None, [0.0], {})]
+    for t in starts if 'constant' in families else ():
+        points.append(('constant', float(t), [float(t)], {}))
+    for d in decays if 'decay' in families else ():
+        if not 0 < d < 1:
+            raise ValueError(f'sweep: a decay factor must be in (0, 1), got {d!r}')
+        for t in starts:
+            points.append(('decay', float(t), decay_thresholds(t, d, table.conf.shape[1]),
+                           dict(decay=float(d))))
     for q in budget_qs if 'budget' in families else ():
-        points.append(('budget', float(q), budget_thresholds(table, q)))
+        points.append(('budget', float(q), budget_thresholds(table, q), {}))
     results = []
-    for family, param, thr in points:
-        results.append(dict(family=family, param=param, thresholds=list(thr),
+    for family, param, thr, extra in points:
+        results.append(dict(family=family, param=param, thresholds=list(thr), **extra,
                             **evaluate(table, thr)))
     results.sort(key=lambda r: (r['macs'], -r['top1']))
     return results
@@ -378,6 +396,8 @@ def describe(result: dict) -> str:
         return result['family']
     if result['family'] == 'constant':
         return f'one threshold {result["param"]:.4f}'
+    if result['family'] == 'decay':
+        return f'threshold {result["param"]:.4f} x {result["decay"]:g}^stage'
     return f'budget q={result["param"]:g}'
 
 

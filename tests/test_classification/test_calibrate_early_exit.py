@@ -74,9 +74,11 @@ def test_records_reused_and_sweep_reproduced(calibrated, capsys):
     assert (out2 / 'early_exit_cfg.py').read_text().split('model = ')[1] == \
         first.split('model = ')[1]
     assert 'rescale (Table 4): top-1' in text
-    # the default choice: one shared threshold, bootstrap bound; the chosen
-    # thresholds are then reported on the validation images
-    assert 'selection: families constant, bootstrap selection: drop' in text
+    # the default choice: one shared or a decaying threshold, bootstrap bound
+    # over the six curves; the chosen thresholds are then reported on the
+    # validation images
+    assert 'selection: families constant decay, bootstrap selection: drop' in text
+    assert 'on the 0.9915 quantile (0.95 over 6 threshold curves)' in text
     assert '== validation pass (reported, not used for the choice)' in text
     assert (out2 / 'validation_records.json').is_file()
     line = [x for x in text.splitlines() if x.startswith('validation drop: ')]

@@ -2,7 +2,7 @@
 
     python tools/analysis_tools/calibrate_early_exit.py CONFIG CKPT \\
         (--target-gmacs G | --max-top1-drop P) [--stages 1 [2 ...]] \\
-        [--score max|margin] [--families constant [budget]] \\
+        [--score max|margin] [--families constant decay [budget]] \\
         [--selection bootstrap|plain] [--quantile 0.95] [--full CONFIG CKPT] \\
         [--rescale CONFIG CKPT] [--num-images N] [--records FILE] \\
         [--no-validation | --val-records FILE] [--out-dir DIR] [--device auto]
@@ -13,8 +13,10 @@
    (``calibration_records.json``; ``--records`` reuses such a file instead).
 2. Offline, every image's prediction after each stage gives a stage table;
    a sweep of thresholds (``--families``: ``constant``, one threshold for
-   every stage, the default; ``budget``, MSDNet's budgeted ones, one per
-   stage) gives top-1 and GMACs per image (AnchorNet included) for each;
+   every stage, and ``decay``, a threshold ``t * d^stage`` falling from stage
+   to stage (two parameters), the default; ``budget``, MSDNet's budgeted
+   ones, one per stage) gives top-1 and GMACs per image (AnchorNet
+   included) for each;
    the table of the Pareto front is printed.
 3. The thresholds for the target -- the best top-1 within ``--target-gmacs``,
    or the fewest GMACs within ``--max-top1-drop`` points of the all-patch
@@ -23,7 +25,8 @@
    plot ``early_exit_sweep.png`` shows top-1 against GMACs per image with
    the ``--full`` (whole-image) and ``--rescale`` (Table 4 control) models
    evaluated on the same images. With ``--max-top1-drop`` the default
-   ``--selection bootstrap`` asks the drop to hold on the ``--quantile`` (0.95) of
+   ``--selection bootstrap`` asks the drop to hold on the ``--quantile`` (0.95,
+   Sidak-corrected for the number of threshold curves swept) of
    bootstrap draws of the calibration images
    (:func:`~mmfsod.classification.early_exit_selection.pick_bootstrap`), not
    only on the calibration images themselves (``--selection plain``: a
@@ -95,16 +98,18 @@ def parse_args(argv=None):
     parser.add_argument('--score', choices=early_exit.EXIT_SCORES, default=None,
                         help="confidence; default the config's exit_cfg.score, else max")
     parser.add_argument('--families', nargs='+', choices=early_exit.SWEEP_FAMILIES,
-                        default=['constant'],
+                        default=['constant', 'decay'],
                         help='threshold families swept: constant (one threshold for '
-                        'every stage, default), budget (MSDNet, one per stage)')
+                        'every stage) and decay (t * d^stage, d in 0.9 ... 0.5), the '
+                        'default; budget (MSDNet, one per stage)')
     parser.add_argument('--num-thresholds', type=positive_int, default=101,
                         help='constant thresholds swept (quantiles of the confidences)')
     parser.add_argument('--selection', choices=selection.SELECTIONS, default='bootstrap',
                         help='--max-top1-drop on the bootstrap quantile of the drop '
                         '(default) or on the calibration images only (plain)')
     parser.add_argument('--quantile', type=non_negative_float, default=0.95,
-                        help='bootstrap quantile of the drop held to the budget '
+                        help='bootstrap quantile of the drop held to the budget, '
+                        'Sidak-corrected for the threshold curves swept '
                         '(default 0.95)')
     parser.add_argument('--resamples', type=positive_int, default=2000,
                         help='bootstrap draws (default 2000)')
@@ -157,6 +162,8 @@ def format_table(results, chosen):
              '-------------+-----------+---------+--------+---------+-----------']
     for r in results:
         param = '' if r['param'] is None else f'{r["param"]:.4g}'
+        if 'decay' in r:
+            param += f' x{r["decay"]:g}'
         mark = '  <- chosen' if r is chosen else ''
         lines.append(f'{r["family"]:<12} | {param:<9} | {r["top1"]:7.2f} | '
                      f'{r["macs"] / 1e9:6.4f} | {r["patches"]:7.2f} | '
@@ -261,7 +268,8 @@ def main(argv=None):
     how = f'families {" ".join(args.families)}'
     if bootstrap:
         how += (f', bootstrap selection: drop {picked["drop"]:.2f} points on these '
-                f'images, {picked["drop_bound"]:.2f} on the {args.quantile:g} quantile '
+                f'images, {picked["drop_bound"]:.2f} on the {picked["quantile"]:.4g} quantile '
+                f'({args.quantile:g} over {selection.swept_curves(results)} threshold curves) '
                 f'of {args.resamples} draws')
         print(f'selection: {how}')
     exit_cfg = dict(stages=stages, thresholds=chosen['thresholds'], score=score)

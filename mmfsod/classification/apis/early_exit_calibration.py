@@ -189,6 +189,7 @@ def plot_sweep(path: str, results: Sequence[dict], chosen: Optional[dict],
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
     for family, marker, label in (('constant', 'o', 'one threshold'),
+                                  ('decay', '^', 'decaying threshold'),
                                   ('budget', 's', 'budgeted (MSDNet)')):
         pts = [r for r in results if r['family'] == family]
         if pts:
