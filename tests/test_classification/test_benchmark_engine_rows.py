@@ -153,3 +153,27 @@ def test_seeds_default_backends_are_the_installed_ones(monkeypatch):
                                        '--threads', '1', '--backends', 'pytorch'])
     assert (args.seeds, args.skip_existing, args.threads, args.backends) == (
         [1, 2], True, 1, ['pytorch'])
+
+
+@needs_ort
+def test_onnxruntime_threads_do_not_spin(tmp_path):
+    """The engine's intra-op threads sleep after a run (spinning ones took
+    the cores from the PyTorch work between the engine's calls)."""
+    from mmfsod.classification.models.utils import inference_backends as ib
+    from mmfsod.classification.models.utils.onnx_export import (ClassifierLogits,
+                                                                export_onnx)
+
+    class Tiny(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(3, 4)
+
+        def forward(self, x, mode='tensor'):
+            return self.fc(x.mean(dim=(2, 3)))  # (N, 4)
+
+    path = str(tmp_path / 'tiny.onnx')
+    export_onnx(ClassifierLogits(Tiny()), path, 'classifier', 4, 8, 16)
+    engine = ib.build_engine('onnxruntime', path, num_threads=2)
+    options = engine.session.get_session_options()
+    assert options.get_session_config_entry('session.intra_op.allow_spinning') == '0'
+    assert options.intra_op_num_threads == 2

@@ -117,6 +117,10 @@ class OnnxRuntimeEngine(InferenceEngine):
         options.intra_op_num_threads = self.num_threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # no spin-waiting after a run: spinning intra-op threads took the
+        # cores from the PyTorch work between the engine's calls (AnchorNet,
+        # LSP, crops: 2-5x slower right after a run, loaded 2-core machine)
+        options.add_session_config_entry('session.intra_op.allow_spinning', '0')
         self.session = ort.InferenceSession(self.onnx_file, options,
                                             providers=['CPUExecutionProvider'])
         self.input_name = self.session.get_inputs()[0].name
