@@ -6,10 +6,11 @@ config builds it, and for ``onnxruntime`` / ``openvino`` with
 ``model.backend=<engine>`` and ``model.backend_cfg.onnx_file`` set to the
 checkpoint's classifier exported by ``tools/deployment/export_onnx.py``'s
 functions (dynamic batch and size, its sidecar checked against the config,
-the graph checked against PyTorch to ``ATOL`` in that engine). Only the
-classifier's forward changes engine: AnchorNet, LSP, the crops, the early
-exit and the MACs are those of the PyTorch rows, and the predictions are
-compared image by image with the PyTorch row of the same config.
+the graph checked against PyTorch to ``ATOL`` in that engine). What
+``PatchClassifier(backend=...)`` runs in an engine runs there; LSP, the
+crops, the early exit and the MACs (PyTorch's counts) are those of the
+PyTorch rows, and the predictions are compared image by image with the
+PyTorch row of the same config.
 
 ``best`` is the first installed of :data:`ENGINES`; an engine that is not
 installed gives one line and no rows (the PyTorch rows still print).

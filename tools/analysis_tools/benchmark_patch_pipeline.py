@@ -34,8 +34,10 @@ row again with the classifier in ONNX Runtime or OpenVINO (``best``: the
 first installed), named ``<run> (<engine>)``: the row's checkpoint's
 classifier is exported to ONNX (``--onnx-dir``, default a temporary
 directory; checked against PyTorch to 1e-4 in that engine) and the config
-is built with ``model.backend`` and ``model.backend_cfg.onnx_file``. AnchorNet,
-LSP, the crops and the MACs stay PyTorch's; the engines run on the CPU.
+is built with ``model.backend`` and ``model.backend_cfg.onnx_file``: what
+``PatchClassifier`` runs in an engine runs there (see its ``backend``), LSP,
+the crops and the MACs (PyTorch's counts) are unchanged; engines run on the
+CPU.
 The engine rows come after the PyTorch rows, ``MACs / full`` and ``time /
 full`` are against the full row of the same backend, the column ``preds =
 PyTorch`` counts the images whose prediction equals the PyTorch row's, and
