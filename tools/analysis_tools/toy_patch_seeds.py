@@ -231,7 +231,8 @@ def summarise(per_seed):
         same = [s for s in same if s]
         notes.append(f'{NAMES[engine]}: predictions equal PyTorch\'s on '
                      f'{sum(s[0] for s in same)} of {sum(s[1] for s in same)} images '
-                     f'({len(ROWS)} rows x {len(per_seed)} seeds)')
+                     f'({len(ROWS)} rows x {len(per_seed)} '
+                     f'seed{"s" if len(per_seed) > 1 else ""})')
     return summary, '\n'.join(lines), notes
 
 
@@ -252,7 +253,7 @@ def main(argv=None):
         f.write(table + '\n' + ''.join(f'\n{line}\n' for line in notes))
     print(f'\nseeds {args.seeds}, {args.num_images} validation images, batch 1, CPU; '
           'mean ± std over the seeds (calibration on the held-out split); CPU ms per '
-          'backend: the classifier in that engine, AnchorNet + LSP in PyTorch')
+          'backend: PatchClassifier(backend=...) with that engine')
     print(table)
     for line in notes:
         print(line)
