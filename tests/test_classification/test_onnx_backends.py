@@ -231,8 +231,9 @@ def test_export_tool_on_a_trained_checkpoint(trained, tmp_path, inputs, capsys):
 @pytest.mark.parametrize('kwargs', [dict(), dict(exit_cfg='between'),
                                     dict(mode='full', localizer=None)])
 def test_backend_predictions_equal_pytorch(inputs, backend, kwargs):
-    """Only the classifier's forward changes engine: the same patches, exits,
-    MACs and (to 1e-4) scores, with the weights exported when first needed."""
+    """The classifier's forward (and AnchorNet's, test_anchornet_backend.py)
+    change engine: the same patches, exits, MACs and (to 1e-4) scores, with
+    the weights exported when first needed."""
     def sharp(model):  # logits x 30: confidences spread over (0.2, 1)
         model.classifier.head.fc.weight.data.mul_(30)
         return model

@@ -54,6 +54,15 @@ def test_reduced_run_prints_its_line(capsys):
     # attention bottlenecks, no 1000-channel maps at test)
     assert result['full_gmacs'] == pytest.approx(4.09, abs=0.01)
     assert result['anchornet_gmacs'] == pytest.approx(0.358, abs=0.005)
+    # the profile: one row per part, before the last two lines
+    assert result['anchornet_in'] == 'pytorch'
+    assert list(result['profile_ms']) == list(point.PROFILE_PARTS)
+    assert all(v >= 0 for v in result['profile_ms'].values())
+    start = lines.index('| part | ms | share | / full image |')
+    rows = lines[start + 2:-2]
+    assert [r.split(' | ')[0] for r in rows] == [
+        '| ' + point.PROFILE_LABELS[p] for p in point.PROFILE_PARTS] + [
+        '| sum of the parts', '| full image (pytorch)']
 
 
 @pytest.mark.parametrize('argv, match', [
@@ -80,6 +89,9 @@ def test_reduced_run_in_onnxruntime_prints_both_lines(capsys):
     assert lines[0].startswith('resnet50, classifier in onnxruntime, 2 images')
     assert LINE.match(lines[-2]) and VERSUS.match(lines[-1])
     assert result['backend'] == 'onnxruntime'
+    assert result['anchornet_in'] == 'onnxruntime'  # AnchorNet in the engine too
+    assert any(line.startswith('| AnchorNet forward (test path in onnxruntime')
+               for line in lines)
     assert result['torch_full_ms'] != result['full_ms']  # timed apart
     assert float(VERSUS.match(lines[-1]).group(1)) == pytest.approx(
         result['pipeline_ms'] / result['torch_full_ms'], abs=0.006)

@@ -42,6 +42,10 @@ ALLOWED: Dict[Tuple[str, str, str], str] = {
      'from_numpy'):
         'an engine\'s outputs are host arrays (ONNX Runtime / OpenVINO run on the CPU); '
         'they are moved to the input\'s device right after',
+    ('classification/models/utils/anchornet_backend.py', 'decide_and_map',
+     'from_numpy'):
+        'the heatmap is LSP\'s input, a host array: made in NumPy from the engine\'s '
+        'host outputs (LSP and the crops index with host boxes)',
     ('classification/models/utils/inference_backends.py', 'max_abs_diff', 'randn'):
         'the export check runs the exported module (built on the CPU for export) and the '
         'engine on host inputs from a seeded CPU generator',

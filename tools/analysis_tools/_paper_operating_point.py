@@ -44,13 +44,26 @@ Backends (``--backend``, default ``pytorch``): with ``onnxruntime`` or
 ``openvino`` (the ``deploy`` extra) the classifier -- on the patches and on
 the full image -- runs as an ONNX graph in that engine (exported from the
 BN-folded classifier, :mod:`mmfsod.classification.models.utils.onnx_export`),
-as ``PatchClassifier(backend=...)`` runs it; AnchorNet, LSP and the crops
-stay in PyTorch as configured. The CPU time ratio is then against that
-engine's full image. Every run also times PyTorch's best full image (the
-classifier BN-folded and traced, ``compile='jit'``; the same timings as
-``full`` when that is what is measured) interleaved with the others, and
-prints one more line, ``versus PyTorch full image: T``, the pipeline's
-mean time over that one's.
+and so does AnchorNet's test path (exported from the BN-folded AnchorNet,
+then the decision and the drawn branch's heatmap in NumPy), as
+``PatchClassifier(backend=...)`` runs them
+(:class:`~mmfsod.classification.models.utils.anchornet_backend.AnchorNetBackend`);
+``--anchornet-in-pytorch`` keeps AnchorNet in PyTorch (``localizer.predict``,
+as before issue 23's item 4). LSP and the crops stay in PyTorch / NumPy. The
+CPU time ratio is then against that engine's full image. Every run also
+times PyTorch's best full image (the classifier BN-folded and traced,
+``compile='jit'``; the same timings as ``full`` when that is what is
+measured) interleaved with the others, and prints one more line,
+``versus PyTorch full image: T``, the pipeline's mean time over that one's.
+
+Profile: before those lines, a table of the mean ms per image of each part
+of the patch pipeline (:data:`PROFILE_PARTS`, timed inside the pipeline's
+own timing): AnchorNet's forward (PyTorch: the backbone; an engine: the test
+path, outputs to torch), the head's work (PyTorch: ``AnchorNetHead.predict``,
+test logits, decision, every branch's heatmap; an engine: the decision and
+the drawn branch's heatmap), the heatmap's copy to NumPy, LSP, the crops and
+the classifier on the patches (with the softmax sum); with each part's share
+of their sum and its ratio to the full image in the same backend.
 """
 import copy
 import math
@@ -72,6 +85,16 @@ PAPER_IMAGES = dict(B63=15050, B95=18047, B111=16903)
 PAPER_PATCHES = dict(B63=5.6, B95=2.9, B111=2.1)
 INPUT_SIZE = 224
 PAPER_RF = dict(B63=63, B95=95, B111=111)
+# the timed parts of one image's patch pipeline, in order (--profile lines)
+PROFILE_PARTS = ('anchornet', 'decision', 'to_numpy', 'lsp', 'crops', 'classifier')
+PROFILE_LABELS = dict(
+    anchornet='AnchorNet forward (backbone)',
+    decision='head: test logits, decision (eqs. 6-8), heatmaps',
+    to_numpy='heatmap to numpy', lsp='LSP (Algorithm 1)', crops='crops',
+    classifier='classifier on the patches (+ softmax sum)')
+ENGINE_LABELS = dict(  # AnchorNet in the engine (anchornet_backend)
+    anchornet='AnchorNet forward (test path in {}, to torch)',
+    decision='decision (eqs. 6-8), heatmap of the branch used')
 
 
 def add_arguments(parser):
@@ -91,8 +114,11 @@ def add_arguments(parser):
                        'default jit (the fastest measured; none: BN folding and the '
                        'skipped test-time work only)')
     group.add_argument('--backend', choices=['pytorch', 'onnxruntime', 'openvino'],
-                       default='pytorch', help='the engine of the classifier '
-                       "(onnxruntime / openvino: pip install -e '.[deploy]')")
+                       default='pytorch', help='the engine of the classifier and '
+                       "of AnchorNet (onnxruntime / openvino: pip install -e '.[deploy]')")
+    group.add_argument('--anchornet-in-pytorch', action='store_true',
+                       help='with an engine, keep AnchorNet in PyTorch (as before '
+                       'issue 23 item 4; backend_cfg.anchornet_in_engine=False)')
 
 
 def build(arch: str):
@@ -134,6 +160,7 @@ def run(args):
     from mmfsod.classification import lsp
     from mmfsod.classification.models.classifiers.patch_classifier import count_macs
     from mmfsod.classification.models.utils import optimize_for_inference
+    from mmfsod.classification.models.utils.anchornet_backend import AnchorNetBackend
     from mmfsod.classification.models.utils.inference_backends import require_backend
     backend = getattr(args, 'backend', 'pytorch')
     require_backend(backend, '--backend')
@@ -171,6 +198,12 @@ def run(args):
                                channels_last=args.channels_last,
                                compile=args.compile)
         compile_s = time.perf_counter() - start
+    # AnchorNet in the classifier's engine, as PatchClassifier(backend=...) runs it
+    anchornet = AnchorNetBackend(backend, dict(
+        num_threads=threads, anchornet_in_engine=not args.anchornet_in_pytorch))
+    anchornet_in = backend if anchornet.uses_engine(localizer) else 'pytorch'
+    if anchornet_in != 'pytorch':
+        anchornet.engine(localizer)  # exported here, not timed
     plan = draw_plan(args.num_images, args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     images = [torch.randn(full_shape, generator=gen) for _ in plan]
@@ -185,17 +218,32 @@ def run(args):
         logits = torch_full(x, mode='tensor')
         return logits[-1] if isinstance(logits, (tuple, list)) else logits
 
-    def patches_of(x, branch, n):
-        decision = localizer.predict(x)[0]  # eqs. 6-8 + heatmaps
-        heatmap = decision.heatmaps[branch].float().cpu().numpy()  # (h, w)
+    def patches_of(x, branch, n, parts=None):
+        # ``parts``: PROFILE_PARTS name -> seconds of this call, when given
+        ticks = [time.perf_counter()]
+        # PyTorch: the backbone, then AnchorNetHead.predict (localizer.predict);
+        # an engine: the test path, then the decision and the branch's heatmap
+        raw = anchornet.forward(localizer, x)
+        ticks.append(time.perf_counter())
+        decision = anchornet.decide(localizer, raw, branch)[0]  # eqs. 6-8, heatmap
+        ticks.append(time.perf_counter())
+        heatmap = decision.heatmap.float().cpu().numpy()  # (h, w)
+        ticks.append(time.perf_counter())
         geo = geometry[branch]
         found = lsp.localize_semantic_patches(
             heatmap, geo, k_max=n, iou_thr=setting[branch]['iou_thr'],
             coverage=setting[branch]['coverage'])
+        ticks.append(time.perf_counter())
         crops = torch.stack([x[0, :, y1:y2, x1:x2]
                              for x1, y1, x2, y2 in found.boxes.tolist()])
+        ticks.append(time.perf_counter())
         probs = classify(crops).softmax(dim=-1)  # (n, K)
-        return probs.sum(dim=0), len(crops)
+        score = probs.sum(dim=0)
+        ticks.append(time.perf_counter())
+        if parts is not None:
+            parts.update((name, b - a) for name, a, b in
+                         zip(PROFILE_PARTS, ticks[:-1], ticks[1:]))
+        return score, len(crops)
 
     with torch.no_grad():
         compile_warm = time.perf_counter()
@@ -213,13 +261,13 @@ def run(args):
             compile_s += time.perf_counter() - compile_warm
         records = []
         for i, ((branch, n), x) in enumerate(zip(plan, images)):
-            times = {}
+            times, parts = {}, {}
             order = ['patches', 'full'] + ([] if torch_full is None else ['torch_full'])
             k = i % len(order)
             for which in order[k:] + order[:k]:  # rotated from image to image
                 start = time.perf_counter()
                 if which == 'patches':
-                    _, used = patches_of(x, branch, n)
+                    _, used = patches_of(x, branch, n, parts)
                 elif which == 'full':
                     classify(x)
                 else:
@@ -227,10 +275,11 @@ def run(args):
                 times[which] = time.perf_counter() - start
             times.setdefault('torch_full', times['full'])
             records.append(dict(branch=branch, n=used, macs=anchornet_macs +
-                                used * patch_macs[branch], **times))
+                                used * patch_macs[branch], parts=parts, **times))
     mean = statistics.fmean
     result = dict(
-        arch=args.arch, backend=backend, threads=torch.get_num_threads(),
+        arch=args.arch, backend=backend, anchornet_in=anchornet_in,
+        threads=torch.get_num_threads(),
         images=len(records),
         optimized=not args.no_optimize, channels_last=args.channels_last,
         compile=args.compile, compile_s=compile_s,
@@ -246,6 +295,8 @@ def run(args):
     result['macs_ratio'] = result['pipeline_gmacs'] / result['full_gmacs']
     result['time_ratio'] = result['pipeline_ms'] / result['full_ms']
     result['vs_torch_full'] = result['pipeline_ms'] / result['torch_full_ms']
+    result['profile_ms'] = {name: 1e3 * mean(r['parts'][name] for r in records)
+                            for name in PROFILE_PARTS}
     print(format_result(result, records))
     return result
 
@@ -259,7 +310,8 @@ def format_result(result, records) -> str:
                 f'{result["compile"]})')
              + (f', compile {result["compile_s"]:.1f} s' if result['compile'] != 'none'
                 else ''),
-             f'AnchorNet {result["anchornet_gmacs"]:.4f} GMACs; classifier '
+             f'AnchorNet {result["anchornet_gmacs"]:.4f} GMACs (in '
+             f'{result["anchornet_in"]}); classifier '
              f'{result["full_gmacs"]:.4f} GMACs at 224, '
              + ', '.join(f'{v:.4f} at {n}' for n, v in result['patch_gmacs'].items()),
              '| branch | images | patches / image | GMACs / image | patches ms (mean) '
@@ -280,10 +332,33 @@ def format_result(result, records) -> str:
         f'{result["full_median_ms"]:.1f} median)')
     lines.append(f'PyTorch full image (BN folded, jit): {result["torch_full_ms"]:.1f} ms '
                  'mean')
+    lines.extend(format_profile(result))
     lines.append(f'paper operating point ({result["arch"]}): MACs ratio '
                  f'{result["macs_ratio"]:.2f}, CPU time ratio {result["time_ratio"]:.2f}')
     lines.append(f'versus PyTorch full image: {result["vs_torch_full"]:.2f}')
     return '\n'.join(lines)
+
+
+def format_profile(result) -> list:
+    """The profile's lines: mean ms per image of every part of the patch
+    pipeline, its share of the pipeline's sum of parts and its ratio to the
+    full image (same backend)."""
+    prof = result['profile_ms']
+    total = sum(prof.values())
+    lines = ['profile of the patch pipeline (mean ms / image; share of the parts\' '
+             'sum; / full image):',
+             '| part | ms | share | / full image |', '|---|---|---|---|']
+    engine = result['anchornet_in'] != 'pytorch'
+    for name, ms in prof.items():
+        label = PROFILE_LABELS[name]
+        if engine and name in ENGINE_LABELS:
+            label = ENGINE_LABELS[name].format(result['anchornet_in'])
+        lines.append(f'| {label} | {ms:.2f} | {100 * ms / total:.1f} % | '
+                     f'{ms / result["full_ms"]:.3f} |')
+    lines.append(f'| sum of the parts | {total:.2f} | 100 % | '
+                 f'{total / result["full_ms"]:.3f} |')
+    lines.append(f'| full image ({result["backend"]}) | {result["full_ms"]:.2f} | | 1 |')
+    return lines
 
 
 def export_engine(classifier, backend: str, threads: int):

@@ -50,7 +50,7 @@ The paper's operating point at ImageNet geometry (random weights, no data):
     python tools/analysis_tools/benchmark_patch_pipeline.py --paper-operating-point \\
         --arch {resnet50,resnext50,densenet169} [--num-images 100] [--warmup 5] \\
         [--threads 2] [--no-optimize] [--channels-last] [--compile jit] \\
-        [--backend {pytorch,onnxruntime,openvino}]
+        [--backend {pytorch,onnxruntime,openvino}] [--anchornet-in-pytorch]
 
 (``--threads`` defaults to 2 in this mode); see ``_paper_operating_point.py``.
 Its last two lines: ``paper operating point (<arch>): MACs ratio R, CPU time

@@ -33,6 +33,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from ... import early_exit, lsp
+from ..utils.anchornet_backend import AnchorNetBackend
 from ..utils.inference_backends import ClassifierBackend
 from .macs import MAC_OPS, count_macs  # noqa: F401 (re-exported)
 from .patch_parts import (build_localizer, check_normalisation, load_localizer,
@@ -157,13 +158,18 @@ class PatchClassifier(BaseClassifier):
             once.
         backend (str): the engine of the classifier's test-time forward:
             ``'pytorch'`` (default), ``'onnxruntime'`` or ``'openvino'``
-            (the ``deploy`` extra); AnchorNet, LSP, the crops, the early exit
-            and the MACs (counted on the PyTorch classifier) are unchanged.
-            See :class:`~mmfsod.classification.models.utils.inference_backends.ClassifierBackend`.
+            (the ``deploy`` extra): the classifier's forward and AnchorNet's
+            test path run in that engine (see ``utils/inference_backends.py``
+            and ``utils/anchornet_backend.py``); LSP, the crops, the early
+            exit, the predictions (to float rounding) and the MACs (counted
+            on the PyTorch models) are unchanged.
         backend_cfg (dict, optional): ``onnx_file`` (a graph written by
             ``tools/deployment/export_onnx.py``, checked against this
             config; None: the classifier's current weights are exported when
-            first needed) and ``num_threads`` (None: torch's).
+            first needed), ``num_threads`` (None: torch's),
+            ``anchornet_in_engine`` (default True; False keeps AnchorNet in
+            PyTorch) and ``anchornet_onnx_file`` (``export_onnx.py --part
+            anchornet``; None: exported when first needed).
         data_preprocessor (dict, optional): default ``ClsDataPreprocessor``.
         init_cfg (dict, optional): initialization config of this model.
     """
@@ -249,6 +255,9 @@ class PatchClassifier(BaseClassifier):
         self.backend = ClassifierBackend(backend, backend_cfg, 'PatchClassifier')
         self.backend.check(getattr(getattr(self.classifier, 'head', None), 'num_classes',
                                    None), self._normalisation())
+        self.anchornet_backend = AnchorNetBackend(backend, backend_cfg, 'PatchClassifier')
+        if self.localizer is not None:
+            self.anchornet_backend.check(self.localizer, self._normalisation())
         if self.localizer is not None:
             if localizer_checkpoint is not None:
                 load_localizer(self.localizer, localizer_checkpoint)
@@ -370,16 +379,18 @@ class PatchClassifier(BaseClassifier):
         if self.mode == 'full':
             return self._predict_full(inputs, data_samples)
 
-        with torch.no_grad():
-            decisions = self.localizer.predict(inputs)  # B DataSamples
         geometry = self.geometry((H, W))
+        with torch.no_grad():  # B Localized: gamma, theta, heatmap of the branch used
+            decisions = self.anchornet_backend.localize(self.localizer, inputs,
+                                                        self.branch)
         localizer_macs = self.macs('localizer', (H, W), C)
         full_macs = self.macs('classifier', (H, W), C) \
             if self.count_full_image_macs else None
         branches, boxes, patches = [], [], []
         for i, decision in enumerate(decisions):
             theta = self.branch or decision.branch
-            box, patch = self._patches_of(inputs[i], decision, theta, geometry[theta])
+            box, patch = self._patches_of(inputs[i], decision.heatmap, theta,
+                                          geometry[theta])
             branches.append(theta)
             boxes.append(box)  # (n, 4) [x1, y1, x2, y2]
             patches.append(patch)  # (n, C, rf, rf)
@@ -393,7 +404,7 @@ class PatchClassifier(BaseClassifier):
             self._set_prediction(
                 data_sample, result.probs,
                 torch.as_tensor(box[:n], dtype=torch.int64, device=result.probs.device),
-                branch=theta, localizer_label=int(decision.pred_label.item()),
+                branch=theta, localizer_label=decision.label,
                 patch_size=rf, localizer_macs=localizer_macs,
                 classifier_macs=n * self.macs('classifier', (rf, rf), C),
                 full_image_macs=full_macs)
@@ -402,20 +413,19 @@ class PatchClassifier(BaseClassifier):
                                           num_stages=result.num_stages))
         return data_samples
 
-    def _patches_of(self, image: torch.Tensor, decision: DataSample, theta: str,
+    def _patches_of(self, image: torch.Tensor, heatmap: torch.Tensor, theta: str,
                     geo: lsp.BranchGeometry) -> Tuple[np.ndarray, torch.Tensor]:
         """The boxes ``(n, 4)`` and the patches ``(n, C, rf, rf)`` of one
-        normalised image ``(C, H, W)``: its LSP patches in selection order
-        (``'localize'``), or the whole image resized to ``rf x rf``
-        (``'rescale'``)."""
+        normalised image ``(C, H, W)``: its LSP patches on ``heatmap``
+        ``(h, w)`` (branch ``theta``) in selection order (``'localize'``), or
+        the whole image resized to ``rf x rf`` (``'rescale'``)."""
         C, H, W = image.shape
         rf = geo.rf
         if self.mode == 'rescale':
             boxes = np.array([[0, 0, W, H]], dtype=np.int64)  # (1, 4)
             return boxes, F.interpolate(image[None], size=(rf, rf),
                                         **self.rescale_cfg)  # (1, C, rf, rf)
-        heatmap = (decision.heatmaps[theta] if self.branch else
-                   decision.heatmap).detach().float().cpu().numpy()  # (h, w)
+        heatmap = heatmap.detach().float().cpu().numpy()  # (h, w)
         result = lsp.localize_semantic_patches(heatmap, geo, **self.lsp_setting[theta])
         boxes = result.boxes[:self.max_patches]  # (n, 4) [x1, y1, x2, y2]
         return boxes, torch.stack([image[:, y1:y2, x1:x2]

@@ -262,15 +262,20 @@ class AnchorNetHead(BaseModule):
         Returns:
             dict: branch name -> ``(B, h_j, w_j)``.
         """
-        maps = {}
-        for name, (feat, _) in self._unpack(feats, need_attention=False).items():
-            conv = self.logits_convs[name]
-            weight = conv.weight.flatten(1)[labels]  # (B, C)
-            m = torch.einsum('bchw,bc->bhw', feat, weight)  # (B, h, w)
-            if conv.bias is not None:
-                m = m + conv.bias[labels].view(-1, 1, 1)
-            maps[name] = m
-        return maps
+        return {name: self.class_map(name, feat, labels)
+                for name, (feat, _) in self._unpack(feats, need_attention=False).items()}
+
+    def class_map(self, name: str, feat: torch.Tensor,
+                  labels: torch.Tensor) -> torch.Tensor:
+        """Branch ``name``'s logits map of one class per image, from its
+        features ``feat`` ``(B, C, h, w)`` and ``labels`` ``(B,)``:
+        ``(B, h, w)`` (one branch of :meth:`class_maps`)."""
+        conv = self.logits_convs[name]
+        weight = conv.weight.flatten(1)[labels]  # (B, C)
+        m = torch.einsum('bchw,bc->bhw', feat, weight)  # (B, h, w)
+        if conv.bias is not None:
+            m = m + conv.bias[labels].view(-1, 1, 1)
+        return m
 
     def _heatmaps(self, feats, outs: Dict[str, Dict[str, torch.Tensor]],
                   labels: torch.Tensor) -> Dict[str, torch.Tensor]:

@@ -6,9 +6,10 @@ OpenVINO.
 ``backend='pytorch'`` (default) it is inactive and the classifier runs as a
 PyTorch module; with ``'onnxruntime'`` or ``'openvino'`` the classifier's
 test-time forward (the patches, or the whole image in ``mode='full'``) goes
-through an ONNX graph in that engine. Everything else -- AnchorNet, LSP, the
-crops, the early exit, and the MACs, which are counted on the PyTorch
-classifier -- is unchanged.
+through an ONNX graph in that engine; so does AnchorNet's test path, by
+:class:`~.anchornet_backend.AnchorNetBackend` (``backend_cfg.anchornet_in_engine``).
+LSP, the crops, the early exit, and the MACs, which are counted on the
+PyTorch models, are unchanged.
 
 The graph comes from ``backend_cfg.onnx_file`` (written by
 ``tools/deployment/export_onnx.py``; its sidecar is checked against the
@@ -36,7 +37,9 @@ from .onnx_export import (ClassifierLogits, check_input_size, check_sidecar,
                           export_onnx, read_sidecar)
 
 BACKENDS = ('pytorch', 'onnxruntime', 'openvino')
-BACKEND_CFG_KEYS = ('onnx_file', 'num_threads')
+# anchornet_*: AnchorNet in the same engine (anchornet_backend.AnchorNetBackend)
+BACKEND_CFG_KEYS = ('onnx_file', 'num_threads', 'anchornet_in_engine',
+                    'anchornet_onnx_file')
 DEPLOY_HINT = "pip install -e '.[deploy]'"
 # backend -> the python module it needs
 _MODULES = dict(onnxruntime='onnxruntime', openvino='openvino')
