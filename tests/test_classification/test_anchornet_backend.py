@@ -178,3 +178,22 @@ def test_anchornet_onnx_file(tmp_path, images):
     served.localizer.head.test_with_attention = False
     assert np.isfinite(served.anchornet_backend.engine(served.localizer)(
         images[:1])[0].numpy()).all()
+
+
+@needs_ort
+def test_anchornet_engine_follows_the_weights(images):
+    """Weights loaded after the first prediction are exported again: the
+    decisions then follow the new localizer."""
+    model = build(backend='onnxruntime')
+    predict(model, images[:2])
+    first = model.anchornet_backend._engine
+    other = build(seed=3)
+    randomize_bn(other.localizer, 21)
+    model.localizer.load_state_dict(other.localizer.state_dict())
+    with torch.no_grad():
+        want = other.localizer.predict(images[:2])
+        got = model.anchornet_backend.localize(model.localizer, images[:2])
+    assert model.anchornet_backend._engine is not first
+    for a, b in zip(want, got):
+        assert (b.label, b.branch) == (int(a.pred_label), a.branch)
+        assert_close_to_scale(b.heatmap, a.heatmap, 1e-4)
