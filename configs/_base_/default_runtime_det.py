@@ -14,6 +14,9 @@ default_hooks = dict(
     # checkpoints carry every rank's random states; --resume restores them
     # (mmfsod.engine.RandomStateHook: bit-exact resume on the CPU)
     random_state=dict(type='RandomStateHook'),
+    # a training whose loss turns NaN or infinite stops there (checked every
+    # 20 iterations) instead of training on and testing to zeros
+    check_invalid_loss=dict(type='CheckInvalidLossHook', interval=20),
     visualization=dict(type='DetVisualizationHook'))
 
 env_cfg = dict(

@@ -27,6 +27,6 @@ param_scheduler = [
     dict(type='MultiStepLR', by_epoch=False, begin=0, end=max_iters,
          milestones=[int(max_iters * 0.8)], gamma=0.1)
 ]
-optim_wrapper = dict(optimizer=dict(lr=0.02))
+optim_wrapper = dict(optimizer=dict(lr=0.02), clip_grad=dict(max_norm=10, norm_type=2))
 default_hooks = dict(logger=dict(interval=20),
                      checkpoint=dict(interval=max_iters, max_keep_ckpts=1))
