@@ -219,7 +219,12 @@ def test_export_tool_on_a_trained_checkpoint(trained, tmp_path, inputs, capsys):
         f'exported anchornet to {anchor}: {NUM_CLASSES} classes, input 111..{W} px')
     assert read_sidecar(anchor)['checked_sizes'] == [111, 135, W]
     ref = predict(model, inputs)
-    served = build(seed=9, backend='onnxruntime', backend_cfg=dict(onnx_file=out))
+    # the exported classifier file under test; AnchorNet stays in PyTorch
+    # (in the engine its heatmaps differ by float rounding, which reorders
+    # near-tied LSP candidates of this briefly trained localizer with 2
+    # threads; AnchorNet in the engine: test_anchornet_backend.py)
+    served = build(seed=9, backend='onnxruntime',
+                   backend_cfg=dict(onnx_file=out, anchornet_in_engine=False))
     served.load_state_dict(model.state_dict())
     for a, b in zip(ref, predict(served, inputs)):
         torch.testing.assert_close(b.pred_score, a.pred_score, atol=1e-4, rtol=1e-4)
