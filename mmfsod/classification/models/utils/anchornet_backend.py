@@ -30,7 +30,6 @@ and the input size at run time) or is exported from the localizer's current
 weights when first needed (again when they change).
 """
 import os.path as osp
-import tempfile
 from typing import List, NamedTuple, Optional, Sequence
 
 import numpy as np
@@ -39,8 +38,7 @@ import torch.nn as nn
 from mmengine.logging import print_log
 
 from ... import lsp
-from .inference_backends import (InferenceEngine, _eager_backbone, _weights_version,
-                                 build_engine, require_backend)
+from .inference_backends import InferenceEngine, LazyEngine, build_engine, require_backend
 from .onnx_export import AnchorNetTestPath, check_sidecar, export_onnx, read_sidecar
 
 
@@ -115,7 +113,7 @@ def localized_from_predict(decisions, branch: Optional[str] = None) -> List[Loca
             for d in decisions]
 
 
-class AnchorNetBackend:
+class AnchorNetBackend(LazyEngine):
     """AnchorNet at test in the engine of ``backend``, or in PyTorch.
 
     Args:
@@ -140,26 +138,8 @@ class AnchorNetBackend:
             raise FileNotFoundError(f'{what}: backend_cfg.anchornet_onnx_file '
                                     f'{onnx_file!r} does not exist (write it with '
                                     'tools/deployment/export_onnx.py --part anchornet)')
-        self.what = what
-        self.backend = backend
+        super().__init__(backend, onnx_file, cfg.get('num_threads'), what)
         self.in_engine = backend != 'pytorch' and in_engine
-        self.onnx_file = onnx_file
-        self.num_threads = cfg.get('num_threads')
-        self._engine: Optional[InferenceEngine] = None
-        self._version = None
-        self._tmpdir = None
-
-    def __deepcopy__(self, memo):
-        # engines (sessions, compiled models) cannot be copied: rebuilt lazily
-        new = AnchorNetBackend.__new__(AnchorNetBackend)
-        new.__dict__.update(self.__dict__)
-        new._engine, new._version, new._tmpdir = None, None, None
-        return new
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state.update(_engine=None, _version=None, _tmpdir=None)
-        return state
 
     def uses_engine(self, localizer: nn.Module) -> bool:
         """Whether AnchorNet runs in the engine (not for a head that uses the
@@ -187,24 +167,14 @@ class AnchorNetBackend:
                 self._engine = build_engine(self.backend, self.onnx_file,
                                             self.num_threads)
             return self._engine
-        version = _weights_version(localizer)
-        if self._engine is None or version != self._version:
-            if self._tmpdir is None:
-                self._tmpdir = tempfile.TemporaryDirectory(prefix='mmfsod-onnx-')
-            path = osp.join(self._tmpdir.name, 'anchornet.onnx')
+
+        def export(path: str) -> None:
             largest = max(rf.rf for rf in localizer.backbone.receptive_fields().values())
-            was_training = localizer.training
-            try:
-                with _eager_backbone(localizer):
-                    export_onnx(AnchorNetTestPath(localizer), path, 'anchornet',
-                                localizer.head.num_classes, largest, largest)
-            finally:
-                localizer.train(was_training)
-            self._engine = build_engine(self.backend, path, self.num_threads)
-            self._engine.meta = None  # exported here: any input size
-            self._version = version
+            export_onnx(AnchorNetTestPath(localizer), path, 'anchornet',
+                        localizer.head.num_classes, largest, largest)
             print_log(f'{self.what}: AnchorNet runs in {self.backend}', logger='current')
-        return self._engine
+
+        return self._exported_engine(localizer, 'anchornet', export)
 
     def forward(self, localizer: nn.Module, inputs: torch.Tensor):
         """AnchorNet's network part on ``inputs`` ``(B, 3, H, W)``: the

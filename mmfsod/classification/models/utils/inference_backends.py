@@ -27,7 +27,7 @@ import contextlib
 import importlib
 import os.path as osp
 import tempfile
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import numpy as np
 import torch
@@ -196,7 +196,59 @@ def _eager_backbone(classifier: nn.Module):
         classifier.backbone = backbone
 
 
-class ClassifierBackend:
+class LazyEngine:
+    """An inference engine for a PyTorch module, built when first needed:
+    from a given ONNX file, or exported from the module's current weights
+    into a temporary folder (again when the weights have changed).
+
+    Engines (sessions, compiled models) cannot be copied or pickled: a copy
+    rebuilds its own lazily.
+    """
+
+    def __init__(self, backend: str, onnx_file: Optional[str],
+                 num_threads: Optional[int], what: str):
+        self.what = what
+        self.backend = backend
+        self.onnx_file = onnx_file
+        self.num_threads = num_threads
+        self._engine: Optional[InferenceEngine] = None
+        self._version = None
+        self._tmpdir = None
+
+    def __deepcopy__(self, memo):
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new._engine, new._version, new._tmpdir = None, None, None
+        return new
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.update(_engine=None, _version=None, _tmpdir=None)
+        return state
+
+    def _exported_engine(self, module: nn.Module, name: str,
+                         export: Callable[[str], None]) -> InferenceEngine:
+        """The engine of ``module``'s current weights: ``export(path)``
+        writes ``name.onnx`` (the module's backbone eager, its train mode
+        kept) when there is no engine yet or the weights have changed."""
+        version = _weights_version(module)
+        if self._engine is None or version != self._version:
+            if self._tmpdir is None:
+                self._tmpdir = tempfile.TemporaryDirectory(prefix='mmfsod-onnx-')
+            path = osp.join(self._tmpdir.name, f'{name}.onnx')
+            was_training = module.training
+            try:
+                with _eager_backbone(module):
+                    export(path)
+            finally:
+                module.train(was_training)
+            self._engine = build_engine(self.backend, path, self.num_threads)
+            self._engine.meta = None  # exported here: any input size
+            self._version = version
+        return self._engine
+
+
+class ClassifierBackend(LazyEngine):
     """The downstream classifier's test-time forward in the chosen engine.
 
     Args:
@@ -210,7 +262,6 @@ class ClassifierBackend:
 
     def __init__(self, backend: str = 'pytorch', backend_cfg: Optional[dict] = None,
                  what: str = 'PatchClassifier'):
-        self.what = what
         require_backend(backend, f'{what}: backend')
         cfg = dict(backend_cfg or {})
         unknown = sorted(set(cfg) - set(BACKEND_CFG_KEYS))
@@ -222,29 +273,12 @@ class ClassifierBackend:
             raise FileNotFoundError(f'{what}: backend_cfg.onnx_file {onnx_file!r} does '
                                     'not exist (write it with tools/deployment/'
                                     'export_onnx.py)')
-        self.backend = backend
-        self.onnx_file = onnx_file
-        self.num_threads = cfg.get('num_threads')
-        self._engine: Optional[InferenceEngine] = None
+        super().__init__(backend, onnx_file, cfg.get('num_threads'), what)
         self._num_classes: Optional[int] = None
-        self._version = None
-        self._tmpdir = None
 
     @property
     def active(self) -> bool:
         return self.backend != 'pytorch'
-
-    def __deepcopy__(self, memo):
-        # engines (sessions, compiled models) cannot be copied: rebuilt lazily
-        new = ClassifierBackend.__new__(ClassifierBackend)
-        new.__dict__.update(self.__dict__)
-        new._engine, new._version, new._tmpdir = None, None, None
-        return new
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state.update(_engine=None, _version=None, _tmpdir=None)
-        return state
 
     def check(self, num_classes: Optional[int], normalisation: Optional[dict]) -> None:
         """Check ``onnx_file``'s sidecar against the config (classes,
@@ -267,22 +301,10 @@ class ClassifierBackend:
                                      f'classes, the config has {self._num_classes}')
                 self._engine = engine
             return self._engine
-        version = _weights_version(classifier)
-        if self._engine is None or version != self._version:
-            if self._tmpdir is None:
-                self._tmpdir = tempfile.TemporaryDirectory(prefix='mmfsod-onnx-')
-            path = osp.join(self._tmpdir.name, 'classifier.onnx')
-            was_training = classifier.training
-            try:
-                with _eager_backbone(classifier):
-                    export_onnx(ClassifierLogits(classifier), path, 'classifier',
-                                num_classes=-1, min_size=1, max_size=64)
-            finally:
-                classifier.train(was_training)
-            self._engine = build_engine(self.backend, path, self.num_threads)
-            self._engine.meta = None  # exported here: any input size
-            self._version = version
-        return self._engine
+        return self._exported_engine(
+            classifier, 'classifier',
+            lambda path: export_onnx(ClassifierLogits(classifier), path, 'classifier',
+                                     num_classes=-1, min_size=1, max_size=64))
 
     def logits(self, classifier: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
         """``(N, 3, h, w) -> (N, K)`` logits through the engine."""
